@@ -1,0 +1,1 @@
+# Accounts, leads, activities and the lead lifecycle arrive with issue #3.

@@ -1,0 +1,347 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django.views.generic import TemplateView, UpdateView, View
+from django.views.i18n import set_language
+
+from partners.models import Partner
+from portal.forms import (
+    AcceptInvitationForm,
+    InvitationForm,
+    MembershipRoleForm,
+    PartnerFilterForm,
+    ProfileForm,
+)
+from tenancy.errors import DomainError
+from tenancy.models import AuditEntry, Invitation, Membership, User
+from tenancy.roles import Perm, roles_grantable_by
+from tenancy.selectors import memberships_for_user
+from tenancy.services import (
+    invitation_accept,
+    invitation_create,
+    invitation_get_by_token,
+    invitation_revoke,
+    membership_change_role,
+    membership_remove,
+    user_update_preferences,
+)
+from tenancy.views import (
+    TenantActionView,
+    TenantFormView,
+    TenantListView,
+    TenantObjectView,
+    TenantView,
+)
+
+
+@require_POST
+def language_set(request):
+    """The header's language switch; for a signed-in user it also becomes their preference,
+    which otherwise would win over the switch on the next request."""
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        user_update_preferences(user=request.user, name=request.user.name, language=language,
+                                time_zone=request.user.time_zone)
+    return set_language(request)
+
+
+class StartView(LoginRequiredMixin, TemplateView):
+    """`/`: straight to the last vendor used, else the first; a page when there is none."""
+
+    template_name = "portal/no_tenant.html"
+
+    def get(self, request, *args, **kwargs):
+        memberships = list(memberships_for_user(user=request.user))
+        if not memberships:
+            return super().get(request, *args, **kwargs)
+        last = request.session.get("last_tenant")
+        slugs = [m.tenant.slug for m in memberships]
+        slug = last if last in slugs else slugs[0]
+        return redirect("portal:home", tenant_slug=slug)
+
+
+class HomeView(TenantView):
+    template_name = "portal/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.membership.is_partner_side:
+            partner = self.membership.partner
+            context["partner"] = partner
+            context["partner_tags"] = partner.tags.all()
+            context["team"] = Membership.objects.for_tenant(self.tenant).filter(
+                partner=partner
+            ).select_related("user")
+        else:
+            partners = Partner.objects.for_tenant(self.tenant)
+            context["partner_counts"] = partners.aggregate(
+                total=Count("id"),
+                active=Count("id", filter=Q(is_active=True, paused=False)),
+                paused=Count("id", filter=Q(paused=True)),
+            )
+            context["member_count"] = Membership.objects.for_tenant(self.tenant).count()
+            context["open_invitations"] = sum(
+                1 for i in Invitation.objects.for_tenant(self.tenant).filter(
+                    accepted_at__isnull=True, revoked_at__isnull=True
+                ) if i.is_open
+            )
+        return context
+
+
+class PartnerListView(TenantListView):
+    model = Partner
+    required_perm = Perm.VIEW_PARTNERS
+    template_name = "portal/partner_list.html"
+    paginate_by = 25
+
+    def tenant_queryset(self):
+        queryset = Partner.objects.select_related("tier").prefetch_related("tags")
+        self.filter_form = PartnerFilterForm(self.request.GET or None, tenant=self.tenant)
+        if self.filter_form.is_valid():
+            q = self.filter_form.cleaned_data["q"]
+            if q:
+                queryset = queryset.filter(
+                    Q(name__icontains=q) | Q(external_id__icontains=q)
+                    | Q(contact_email__icontains=q)
+                )
+            if self.filter_form.cleaned_data["tier"]:
+                queryset = queryset.filter(tier__name=self.filter_form.cleaned_data["tier"])
+        return queryset.order_by("name")
+
+    def get_template_names(self):
+        if self.request.htmx:
+            return ["portal/partials/partner_rows.html"]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["filter_form"] = self.filter_form
+        return context
+
+
+class PartnerDetailView(TenantObjectView):
+    model = Partner
+    required_perm = Perm.VIEW_PARTNERS
+    template_name = "portal/partner_detail.html"
+    context_object_name = "partner"
+
+    def tenant_queryset(self):
+        return Partner.objects.select_related("tier").prefetch_related("tags", "out_of_office")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["team"] = Membership.objects.for_tenant(self.tenant).filter(
+            partner=self.object
+        ).select_related("user")
+        return context
+
+
+def _team_scope(queryset, membership: Membership):
+    """Partner admins see and manage only their own partner's people."""
+    if membership.is_partner_side:
+        return queryset.filter(partner_id=membership.partner_id)
+    return queryset
+
+
+class MemberListView(TenantListView):
+    model = Membership
+    required_perm = Perm.VIEW_MEMBERS
+    template_name = "portal/member_list.html"
+    context_object_name = "members"
+
+    def tenant_queryset(self):
+        queryset = Membership.objects.select_related("user", "partner").order_by(
+            "role", "user__email"
+        )
+        return _team_scope(queryset, self.membership)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["grantable_roles"] = roles_grantable_by(self.membership.role)
+        context["role_forms"] = {
+            m.pk: MembershipRoleForm(
+                actor=self.membership,
+                initial={"role": m.role, "partner": m.partner.public_id if m.partner else None},
+                prefix=str(m.public_id),
+            )
+            for m in context["members"]
+            if m.role in context["grantable_roles"] and m.pk != self.membership.pk
+        }
+        return context
+
+
+def _membership_get(view: TenantView, public_id) -> Membership:
+    queryset = _team_scope(Membership.objects.for_tenant(view.tenant), view.membership)
+    return get_object_or_404(queryset.select_related("user", "partner"), public_id=public_id)
+
+
+class MemberRoleView(TenantActionView):
+    required_perm = Perm.MANAGE_MEMBERS
+
+    def post(self, request, *args, **kwargs):
+        member = _membership_get(self, kwargs["public_id"])
+        form = MembershipRoleForm(request.POST, actor=self.membership, prefix=str(member.public_id))
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+        else:
+            try:
+                membership_change_role(
+                    membership=member, role=form.cleaned_data["role"],
+                    partner=form.cleaned_data["partner"], actor=self.membership,
+                )
+                messages.success(request, _("Role of %(user)s changed.") % {"user": member.user})
+            except DomainError as exc:
+                messages.error(request, exc.message)
+        return redirect("portal:members", tenant_slug=self.tenant.slug)
+
+
+class MemberRemoveView(TenantActionView):
+    required_perm = Perm.MANAGE_MEMBERS
+
+    def post(self, request, *args, **kwargs):
+        member = _membership_get(self, kwargs["public_id"])
+        try:
+            membership_remove(membership=member, actor=self.membership)
+            messages.success(request, _("%(user)s was removed.") % {"user": member.user})
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("portal:members", tenant_slug=self.tenant.slug)
+
+
+class InvitationListView(TenantFormView):
+    required_perm = Perm.MANAGE_MEMBERS
+    template_name = "portal/invitation_list.html"
+    form_class = InvitationForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["actor"] = self.membership
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        invitations = Invitation.objects.for_tenant(self.tenant).select_related(
+            "partner", "invited_by"
+        )
+        context["invitations"] = _team_scope(invitations, self.membership)[:100]
+        return context
+
+    def form_valid(self, form):
+        try:
+            invitation, _token = invitation_create(
+                tenant=self.tenant, invited_by=self.membership, email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"], partner=form.cleaned_data["partner"],
+            )
+        except DomainError as exc:
+            field = exc.code if exc.code in form.fields else None
+            form.add_error(field, exc.message)
+            return self.form_invalid(form)
+        messages.success(
+            self.request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+        )
+        return redirect("portal:invitations", tenant_slug=self.tenant.slug)
+
+
+class InvitationRevokeView(TenantActionView):
+    required_perm = Perm.MANAGE_MEMBERS
+
+    def post(self, request, *args, **kwargs):
+        queryset = _team_scope(Invitation.objects.for_tenant(self.tenant), self.membership)
+        invitation = get_object_or_404(queryset, public_id=kwargs["public_id"])
+        try:
+            invitation_revoke(invitation=invitation, actor=self.membership)
+            messages.success(request, _("Invitation revoked."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("portal:invitations", tenant_slug=self.tenant.slug)
+
+
+class AuditListView(TenantListView):
+    model = AuditEntry
+    required_perm = Perm.VIEW_AUDIT
+    template_name = "portal/audit_list.html"
+    context_object_name = "entries"
+
+
+class ProfileView(LoginRequiredMixin, UpdateView):
+    form_class = ProfileForm
+    template_name = "portal/profile.html"
+
+    def get_object(self, queryset=None):
+        return self.request.user
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, _("Your settings were saved."))
+        return response
+
+    def get_success_url(self):
+        return reverse("profile")
+
+
+class InvitationAcceptView(View):
+    """`/invitations/<token>/`: the token is the credential; no tenant data without it."""
+
+    template_name = "portal/invitation_accept.html"
+
+    def dispatch(self, request, *args, token, **kwargs):
+        self.invitation = invitation_get_by_token(token=token)
+        user = request.user
+        if (self.invitation and user.is_authenticated
+                and user.email.lower() != self.invitation.email.lower()):
+            # Signed in as someone else: say so without showing whose invitation it is.
+            raise PermissionDenied(_("This invitation was sent to another email address."))
+        return super().dispatch(request, *args, token=token, **kwargs)
+
+    def get(self, request, token):
+        form = AcceptInvitationForm()
+        return render(request, self.template_name, self._context(self.invitation, form))
+
+    def post(self, request, token):
+        invitation = self.invitation
+        if invitation is None or not invitation.is_open:
+            return render(request, self.template_name, self._context(invitation, None), status=410)
+        user = request.user if request.user.is_authenticated else None
+        form = AcceptInvitationForm(request.POST) if user is None else None
+        if form is not None and not form.is_valid():
+            return render(request, self.template_name, self._context(invitation, form), status=400)
+        try:
+            membership = invitation_accept(
+                token=token, user=user,
+                name=form.cleaned_data["name"] if form else "",
+                password=form.cleaned_data["password1"] if form else "",
+            )
+        except DomainError as exc:
+            if form is not None and exc.code == "password":
+                form.add_error("password1", exc.message)
+            else:
+                messages.error(request, exc.message)
+            return render(request, self.template_name, self._context(invitation, form), status=400)
+        if user is None:
+            from allauth.account.utils import perform_login
+
+            perform_login(request, membership.user, email_verification="none")
+        messages.success(request, _("Welcome to %(tenant)s.") % {"tenant": membership.tenant.name})
+        return HttpResponseRedirect(reverse("portal:home", args=[membership.tenant.slug]))
+
+    def _context(self, invitation, form):
+        user = self.request.user
+        return {
+            "invitation": invitation if invitation and invitation.is_open else None,
+            "form": form,
+            "account_exists": bool(
+                invitation and not user.is_authenticated
+                and User.objects.filter(email__iexact=invitation.email).exists()
+            )
+            if invitation
+            else False,
+        }

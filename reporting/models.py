@@ -1,0 +1,1 @@
+# Rollups and dashboards arrive with issue #9.

@@ -1,0 +1,1 @@
+# Routing rules, offers and decision traces arrive with issue #5.

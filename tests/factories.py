@@ -1,0 +1,89 @@
+import factory
+from allauth.account.models import EmailAddress
+
+from partners.models import Partner, PartnerTag, Tag, Tier
+from tenancy.models import Membership, Tenant, User
+from tenancy.roles import Role
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Vendor {n}")
+    slug = factory.Sequence(lambda n: f"vendor-{n}")
+    time_zone = "Europe/Berlin"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.com")
+    name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def verified(self, create, extracted, **kwargs):
+        if create:
+            self.save()
+            EmailAddress.objects.get_or_create(
+                user=self, email=self.email, defaults={"verified": True, "primary": True}
+            )
+
+
+class TierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tier
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Tier {n}")
+    rank = factory.Sequence(lambda n: n + 1)
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+
+    tenant = factory.SubFactory(TenantFactory)
+    key = "region"
+    value = factory.Sequence(lambda n: f"de-{n}")
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Partner
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    external_id = factory.Sequence(lambda n: f"P-{n}")
+    contact_email = factory.Sequence(lambda n: f"leads{n}@partner.example")
+
+
+class PartnerTagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PartnerTag
+
+    partner = factory.SubFactory(PartnerFactory)
+    tag = factory.SubFactory(TagFactory, tenant=factory.SelfAttribute("..partner.tenant"))
+    tenant = factory.SelfAttribute("partner.tenant")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    tenant = factory.SubFactory(TenantFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.CHANNEL_MANAGER
+    partner = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.role in (Role.PARTNER_ADMIN, Role.PARTNER_REP)),
+        yes_declaration=factory.SubFactory(
+            PartnerFactory, tenant=factory.SelfAttribute("..tenant")
+        ),
+        no_declaration=None,
+    )
