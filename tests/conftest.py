@@ -15,6 +15,9 @@ hypothesis_settings.register_profile("dev", max_examples=20, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+SERVICE_MARKERS = {"postgres": "PostgreSQL-only", "redis": "Redis", "browser": "Chromium"}
+
+
 def pytest_collection_modifyitems(config, items):
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
     has_redis = bool(os.environ.get("REDIS_URL"))
@@ -65,3 +68,23 @@ def partner_b(vendor_b):
 @pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many tests that need a real service ran, so a CI log shows they were not
+    skipped (a green run on SQLite alone proves nothing about locks or the broker)."""
+    outcomes = {marker: {} for marker in SERVICE_MARKERS}
+    for outcome in ("passed", "skipped", "failed", "error"):  # later ones win
+        for report in terminalreporter.stats.get(outcome, []):
+            if outcome == "passed" and report.when != "call":
+                continue
+            for marker in SERVICE_MARKERS:
+                if marker in getattr(report, "keywords", {}):
+                    outcomes[marker][report.nodeid] = "failed" if outcome == "error" else outcome
+    terminalreporter.section("tests needing real services")
+    for marker, label in SERVICE_MARKERS.items():
+        seen = list(outcomes[marker].values())
+        terminalreporter.write_line(
+            f"{label} tests: {seen.count('passed')} passed, {seen.count('failed')} failed, "
+            f"{seen.count('skipped')} skipped"
+        )

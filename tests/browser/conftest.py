@@ -16,7 +16,12 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (set CHROMIUM_PATH)")
+        # CI sets LEADSHARE_REQUIRE_BROWSER so that a missing browser fails the run instead
+        # of silently skipping the portal's browser tests.
+        message = f"no Chromium at {CHROMIUM} (set CHROMIUM_PATH)"
+        if os.environ.get("LEADSHARE_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
