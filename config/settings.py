@@ -5,6 +5,7 @@ filesystem transport. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 The README lists every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "tenancy",
+    "api",
     "partners",
     "leads",
     "routing",
@@ -219,21 +221,68 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Cache -------------------------------------------------------------------------------------
+# Redis when there is one (shared by every web process: API throttling counts per key across
+# them); otherwise each process keeps its own, which is right for the single-process default.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "leadshare",
+            # A hung Redis must not hang requests: throttling fails open after this.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- REST API ---------------------------------------------------------------------------------
+# A bulk request of 1,000 full leads is about 1.5 MB; the limit leaves room and stops abuse.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+API_BULK_MAX = 1000
+IDEMPOTENCY_TTL = timedelta(hours=env_int("IDEMPOTENCY_TTL_HOURS", 24, minimum=24))
+# A claimed key whose request never finished (its worker died) is free again after this.
+IDEMPOTENCY_STALE = timedelta(minutes=5)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.HasApiKeyScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env_str("API_RATE_LIMIT", "1200/min")},
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Leadshare API",
-    "DESCRIPTION": "Vendor CRM sync: push leads, keep partners in sync, read status back.",
+    "DESCRIPTION": (
+        "Vendor CRM sync: push leads, keep partners in sync, read status back.\n\n"
+        "Authenticate with `Authorization: Bearer <key>` (keys come from the admin or "
+        "`manage.py create_api_key`). Writes accept an `Idempotency-Key` header: a retry with "
+        "the same key and body returns the first response. Errors are "
+        "`application/problem+json` with one `{pointer, code, detail}` per invalid field."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "leads.models.LeadStatus",
+        "SourceKindEnum": "leads.models.SourceKind",
+        "ConsentBasisEnum": "leads.models.ConsentBasis",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.refuse_additional_properties",
+    ],
 }
 
 # --- Security ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("i18n/setlang/", portal_views.language_set, name="set_language"),
+    path("api/v1/", include("api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Read-only page: any other method gets a plain 405 (its HTML renderer has no error page).
     path("api/docs/", require_safe(SpectacularSwaggerView.as_view(url_name="api-schema")),

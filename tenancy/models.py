@@ -133,6 +133,10 @@ class Tenant(models.Model):
         _("currency"), max_length=3, default="EUR",
         validators=[RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code."))],
     )
+    lead_consent_required = models.BooleanField(
+        _("leads need recorded consent"), default=False,
+        help_text=_("Leads without a legal basis are held instead of routed."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 

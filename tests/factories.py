@@ -1,6 +1,7 @@
 import factory
 from allauth.account.models import EmailAddress
 
+from leads.models import Lead, PipelineStage
 from partners.models import Partner, PartnerTag, Tag, Tier
 from tenancy.models import Membership, Tenant, User
 from tenancy.roles import Role
@@ -87,3 +88,38 @@ class MembershipFactory(factory.django.DjangoModelFactory):
         ),
         no_declaration=None,
     )
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    """A lead row as the services would write it (for state set-up in tests)."""
+
+    class Meta:
+        model = Lead
+
+    tenant = factory.SubFactory(TenantFactory)
+    external_id = factory.Sequence(lambda n: f"L-{n}")
+    contact_name = factory.Faker("name")
+    contact_email = factory.Sequence(lambda n: f"buyer{n}@customer{n}.example")
+    email_key = factory.LazyAttribute(lambda o: o.contact_email.casefold())
+    company_name = factory.Sequence(lambda n: f"Customer {n} GmbH")
+    country = "DE"
+
+
+class PipelineStageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PipelineStage
+
+    tenant = factory.SubFactory(TenantFactory)
+    key = factory.Sequence(lambda n: f"stage_{n}")
+    name = factory.Sequence(lambda n: f"Stage {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+def api_key_for(tenant, *, read_only=False):
+    """A key and its secret for `tenant` (the secret goes in `Authorization: Bearer`)."""
+    from api.models import ApiKeyScope
+    from api.services import api_key_create
+    from tenancy.actors import Actor
+
+    scope = ApiKeyScope.READ if read_only else ApiKeyScope.READ_WRITE
+    return api_key_create(tenant=tenant, name=f"test {scope}", scope=scope, actor=Actor())

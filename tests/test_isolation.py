@@ -11,6 +11,10 @@ Kinds of entry:
 - USER: signed-in user's own pages (auth, MFA, profile, start): no tenant data of B appears.
 - PUBLIC: no tenant data at all (health, schema, language switch): no data of B appears.
 - ADMIN: the Django admin; a tenant member who is not staff is sent to the admin login.
+- API: a REST endpoint naming one of B's objects, called with a read-write API key of A:
+  404 for every method, and B's data never changes.
+- API_LIST: a REST collection, called with A's key: it holds only A's rows (no marker of B
+  appears), whatever the method answers.
 """
 
 import re
@@ -22,9 +26,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tenancy.roles import Role
 from tenancy.services import invitation_create
-from tests.factories import MembershipFactory, PartnerFactory, PartnerTagFactory
+from tests.factories import (
+    LeadFactory,
+    MembershipFactory,
+    PartnerFactory,
+    PartnerTagFactory,
+    api_key_for,
+)
 
 TENANT, USER, PUBLIC, ADMIN = "tenant", "user", "public", "admin"
+API, API_LIST = "api", "api_list"
 
 
 @dataclass
@@ -52,7 +63,27 @@ def _invitation(world):
     return {"tenant_slug": world["b"].slug, "public_id": world["invitation_b"].public_id}
 
 
+def _lead_api(world):
+    return {"id": world["lead_b"].public_id}
+
+
+API_LIST_EXPECT = (200, 201, 207, 400, 409)
+
 REGISTRY: dict[str, Entry] = {
+    "api:leads": Entry(API_LIST, expect=API_LIST_EXPECT),
+    "api:leads-bulk": Entry(API_LIST, expect=API_LIST_EXPECT),
+    "api:lead": Entry(API, _lead_api),
+    "api:lead-by-external-id": Entry(API, lambda w: {"external_id": w["lead_b"].external_id}),
+    "api:lead-activities": Entry(API, _lead_api),
+    "api:lead-won": Entry(API, _lead_api),
+    "api:lead-lost": Entry(API, _lead_api),
+    "api:lead-unlink-duplicate": Entry(API, _lead_api),
+    "api:partners": Entry(API_LIST, expect=API_LIST_EXPECT),
+    "api:partner": Entry(API, lambda w: {"id": w["partner_b"].public_id}),
+    "api:partner-by-external-id": Entry(
+        API, lambda w: {"external_id": w["partner_b"].external_id}),
+    "api:custom-fields": Entry(API_LIST, expect=(200,)),
+    "api:pipeline-stages": Entry(API_LIST, expect=(200,)),
     "portal:home": Entry(TENANT, _slug),
     "portal:partners": Entry(TENANT, _slug),
     "portal:partner": Entry(TENANT, _partner),
@@ -147,9 +178,15 @@ def world(db, vendor_a, vendor_b):
         tenant=vendor_b, invited_by=owner_b, email="bravo-invitee@example.org",
         role=Role.PARTNER_REP, partner=partner_b,
     )
+    lead_b = LeadFactory(tenant=vendor_b, company_name="Bravo Secret Customer AG",
+                         contact_email="secret.buyer@bravo-customer.example", partner=partner_b)
+    LeadFactory(tenant=vendor_b, duplicate_of=lead_b, external_id="B-DUP")
     # A's own objects with the same shape, so "A's slug + B's id" is a real cross-object probe.
     PartnerFactory(tenant=vendor_a)
+    LeadFactory(tenant=vendor_a)
+    _key, secret_a = api_key_for(vendor_a)
     return {
+        "lead_b": lead_b, "api_secret_a": secret_a,
         "a": vendor_a, "b": vendor_b, "owner_a": owner_a, "partner_b": partner_b,
         "member_b": member_b, "invitation_b": invitation_b, "invitation_b_token": token,
     }
@@ -159,16 +196,24 @@ def _b_markers(world) -> list[str]:
     return [
         world["b"].name, world["partner_b"].name, str(world["partner_b"].public_id),
         str(world["member_b"].public_id), world["member_b"].user.email,
-        world["invitation_b"].email,
+        world["invitation_b"].email, str(world["lead_b"].public_id),
+        world["lead_b"].company_name, world["lead_b"].contact_email,
     ]
 
 
 def _b_state(world):
+    from leads.models import Activity, Lead, LeadEvent
+    from partners.models import Partner
     from tenancy.models import Invitation, Membership
 
+    b = world["b"]
     return (
-        sorted(Membership.objects.for_tenant(world["b"]).values_list("pk", "role")),
-        sorted(Invitation.objects.for_tenant(world["b"]).values_list("pk", "revoked_at")),
+        sorted(Membership.objects.for_tenant(b).values_list("pk", "role")),
+        sorted(Invitation.objects.for_tenant(b).values_list("pk", "revoked_at")),
+        sorted(Lead.objects.for_tenant(b).values_list("pk", "status", "updated_at",
+                                                       "duplicate_of")),
+        sorted(Partner.objects.for_tenant(b).values_list("pk", "is_active", "updated_at")),
+        LeadEvent.objects.for_tenant(b).count(), Activity.objects.for_tenant(b).count(),
     )
 
 
@@ -182,6 +227,21 @@ def test_member_of_a_never_reaches_data_of_b(client, world):
     for name, route, callback in all_patterns():
         entry = entry_for(name, route)
         for method in methods_for(callback):
+            if entry.kind in (API, API_LIST):
+                kwargs = entry.make(world)
+                url = reverse(name, kwargs=kwargs)
+                response = getattr(client, method)(
+                    url, data="{}", content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {world['api_secret_a']}",
+                ) if method in ("post", "put", "patch") else getattr(client, method)(
+                    url, HTTP_AUTHORIZATION=f"Bearer {world['api_secret_a']}")
+                checked += 1
+                body = response.content.decode(errors="replace")
+                expected = (404,) if entry.kind == API else entry.expect
+                leaked = [m for m in markers if m in body and m not in url]
+                if response.status_code not in expected or leaked:
+                    failures.append((method.upper(), url, response.status_code, leaked))
+                continue
             if entry.kind == TENANT:
                 kwargs = entry.make(world)
                 urls = [reverse(name, kwargs=kwargs)]

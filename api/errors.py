@@ -1,0 +1,113 @@
+"""Errors as `application/problem+json` (RFC 9457), each field error with a JSON pointer.
+
+    {"type": "about:blank", "title": "Bad Request", "status": 400, "code": "invalid",
+     "detail": "The request has 2 invalid fields.",
+     "errors": [{"pointer": "/contact_email", "code": "invalid", "detail": "Enter a valid..."}]}
+"""
+
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from tenancy.errors import DomainError, NotAllowed
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+class ProblemError(exceptions.APIException):
+    """An API error with its own status and code (idempotency conflicts, domain errors)."""
+
+    def __init__(self, *, status_code: int, detail: str, code: str):
+        self.status_code = status_code
+        super().__init__(detail=detail, code=code)
+
+
+def domain_error_to_api(error: DomainError) -> ProblemError:
+    if isinstance(error, NotAllowed):
+        status_code = status.HTTP_403_FORBIDDEN
+    elif error.code in ("conflict", "external_id_taken", "lead_not_in_pipeline", "lead_closed",
+                        "not_a_duplicate"):
+        status_code = status.HTTP_409_CONFLICT
+    else:
+        status_code = status.HTTP_400_BAD_REQUEST
+    return ProblemError(status_code=status_code, detail=error.message, code=error.code)
+
+
+def _escape(token) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def field_errors(detail, pointer: str = "") -> list[dict]:
+    """Flatten DRF's nested error detail into [{pointer, code, detail}]."""
+    if isinstance(detail, dict):
+        errors = []
+        for key, value in detail.items():
+            if key in ("non_field_errors",):
+                errors += field_errors(value, pointer)
+            else:
+                errors += field_errors(value, f"{pointer}/{_escape(key)}")
+        return errors
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return [{"pointer": pointer, "code": getattr(item, "code", "invalid"),
+                     "detail": str(item)} for item in detail]
+        errors = []
+        for index, item in enumerate(detail):
+            if item:  # bulk and list fields: only the items that failed
+                errors += field_errors(item, f"{pointer}/{index}")
+        return errors
+    return [{"pointer": pointer, "code": getattr(detail, "code", "invalid"),
+             "detail": str(detail)}]
+
+
+def problem_response(*, status_code: int, code: str, detail: str, errors=None,
+                     headers=None) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "code": code,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    response = Response(body, status=status_code, headers=headers)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        exc = domain_error_to_api(exc)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return exception_handler(exc, context)
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait) + 1)
+    if isinstance(exc, exceptions.ValidationError):
+        errors = field_errors(exc.detail)
+        detail = (_("The request has %(count)d invalid field(s).") % {"count": len(errors)}
+                  if errors else _("Invalid request."))
+        return problem_response(status_code=exc.status_code, code="invalid", detail=detail,
+                                errors=errors, headers=headers)
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else "error"
+    return problem_response(status_code=exc.status_code, code=code, detail=str(exc.detail),
+                            headers=headers)

@@ -1,0 +1,27 @@
+from django.urls import path
+
+from leads import api as leads_api
+from partners import api as partners_api
+
+app_name = "api"
+
+# Mounted at /api/v1/. Every view derives from api.views.TenantAPIView.
+urlpatterns = [
+    path("leads/", leads_api.LeadListCreateView.as_view(), name="leads"),
+    path("leads/bulk/", leads_api.LeadBulkCreateView.as_view(), name="leads-bulk"),
+    path("leads/by-external-id/<str:external_id>/", leads_api.LeadByExternalIdView.as_view(),
+         name="lead-by-external-id"),
+    path("leads/<uuid:id>/", leads_api.LeadDetailView.as_view(), name="lead"),
+    path("leads/<uuid:id>/activities/", leads_api.LeadActivityCreateView.as_view(),
+         name="lead-activities"),
+    path("leads/<uuid:id>/won/", leads_api.LeadWonView.as_view(), name="lead-won"),
+    path("leads/<uuid:id>/lost/", leads_api.LeadLostView.as_view(), name="lead-lost"),
+    path("leads/<uuid:id>/unlink-duplicate/", leads_api.LeadUnlinkDuplicateView.as_view(),
+         name="lead-unlink-duplicate"),
+    path("partners/", partners_api.PartnerListCreateView.as_view(), name="partners"),
+    path("partners/by-external-id/<str:external_id>/",
+         partners_api.PartnerByExternalIdView.as_view(), name="partner-by-external-id"),
+    path("partners/<uuid:id>/", partners_api.PartnerDetailView.as_view(), name="partner"),
+    path("custom-fields/", leads_api.CustomFieldListView.as_view(), name="custom-fields"),
+    path("pipeline-stages/", leads_api.PipelineStageListView.as_view(), name="pipeline-stages"),
+]
