@@ -5,6 +5,7 @@ confusing failure somewhere later.
 """
 
 import os
+import re
 import zoneinfo
 
 from django.core.exceptions import ImproperlyConfigured
@@ -63,5 +64,18 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
     if value and not value.startswith(tuple(f"{s}://" for s in schemes)):
         raise ImproperlyConfigured(
             f"{name} must start with one of {', '.join(s + '://' for s in schemes)}, got {value!r}"
+        )
+    return value
+
+
+_RATE = re.compile(r"^[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate as Django REST framework reads it: `<count>/<period>`, e.g. 1200/min."""
+    value = os.environ.get(name, default).strip()
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(
+            f"{name} must look like 1200/min (count per sec, min, hour or day), got {value!r}"
         )
     return value

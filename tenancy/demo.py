@@ -3,6 +3,7 @@ emails and external ids, so running it again changes nothing."""
 
 from django.db import transaction
 
+from leads.models import Lead
 from partners.models import Partner, PartnerTag, Tag, Tier
 from tenancy.models import Membership, Tenant, User
 from tenancy.roles import Role
@@ -63,11 +64,12 @@ DEMO_USERS = [
 ]
 
 
-def _tenant(*, slug, name, time_zone, language, currency) -> Tenant:
+def _tenant(*, slug, name, time_zone, language, currency, consent_required=False) -> Tenant:
     tenant, _created = Tenant.objects.update_or_create(
         slug=slug,
         defaults={"name": name, "time_zone": time_zone, "default_language": language,
-                  "currency": currency, "is_active": True},
+                  "currency": currency, "is_active": True,
+                  "lead_consent_required": consent_required},
     )
     return tenant
 
@@ -110,8 +112,9 @@ def _user(*, email, name, language) -> User:
 
 @transaction.atomic
 def demo_seed() -> dict[str, int]:
+    # A German vendor: leads without recorded consent are held, not shared (GDPR).
     northwind = _tenant(slug="northwind", name="Northwind ERP", time_zone="Europe/Berlin",
-                        language="de", currency="EUR")
+                        language="de", currency="EUR", consent_required=True)
     contoso = _tenant(slug="contoso", name="Contoso Cloud", time_zone="America/New_York",
                       language="en", currency="USD")
     _partners(tenant=northwind, tiers=["Gold", "Silver", "Bronze"], rows=NORTHWIND_PARTNERS)
@@ -128,8 +131,12 @@ def demo_seed() -> dict[str, int]:
             Membership.objects.update_or_create(
                 tenant=tenant, user=user, defaults={"role": role, "partner": partner}
             )
+    from leads.demo import demo_leads_seed
+
+    demo_leads_seed(northwind=northwind)
     return {
         "tenants": len(tenants),
+        "leads": Lead.objects.filter(tenant__in=tenants.values()).count(),
         "partners": Partner.objects.filter(tenant__in=tenants.values()).count(),
         "users": len(DEMO_USERS),
     }

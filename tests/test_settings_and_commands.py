@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import reverse
 
+from leads.models import Lead, LeadEvent
 from partners.models import Partner
 from tenancy.models import Membership, Tenant, User
 
@@ -39,6 +40,8 @@ def _manage(*args, env_overrides: dict, tmp_path) -> subprocess.CompletedProcess
         ("TIME_ZONE", "Mars/Olympus_Mons"),
         ("EMAIL_PORT", "twenty-five"),
         ("SQLITE_TIMEOUT", "0"),
+        ("API_RATE_LIMIT", "lots"),
+        ("API_MAX_BODY_BYTES", "12"),
     ],
 )
 def test_bad_value_stops_startup_naming_the_variable(tmp_path, variable, value):
@@ -97,16 +100,22 @@ def test_seed_demo_is_idempotent_and_has_the_documented_logins(client):
     with override_settings(DEBUG=True):
         call_command("seed_demo", stdout=open(os.devnull, "w"))
         counts = (Tenant.objects.count(), Partner.objects.count(), User.objects.count(),
-                  Membership.objects.count())
+                  Membership.objects.count(), Lead.objects.count(), LeadEvent.objects.count())
         call_command("seed_demo", stdout=open(os.devnull, "w"))
     assert counts == (Tenant.objects.count(), Partner.objects.count(), User.objects.count(),
-                      Membership.objects.count())
+                      Membership.objects.count(), Lead.objects.count(),
+                      LeadEvent.objects.count())
     northwind = Tenant.objects.get(slug="northwind")
     assert northwind.time_zone == "Europe/Berlin"
     assert Tenant.objects.get(slug="contoso").time_zone == "America/New_York"
     assert 28 <= Partner.objects.for_tenant(northwind).count() <= 35
     tiers = set(Partner.objects.for_tenant(northwind).values_list("tier__name", flat=True))
     assert tiers == {"Gold", "Silver", "Bronze"}
+    # Demo leads went through the services: a duplicate, a held lead, one event each.
+    leads = Lead.objects.for_tenant(northwind)
+    assert leads.filter(duplicate_of__isnull=False).count() >= 1
+    assert leads.filter(status="held").count() == 1
+    assert LeadEvent.objects.for_tenant(northwind).count() == leads.count()
     anna = User.objects.get(email="anna@alpine-it.example")
     assert set(anna.memberships.values_list("tenant__slug", "partner__name")) == {
         ("northwind", "Alpine IT"), ("contoso", "Alpine IT")

@@ -13,8 +13,9 @@ class Command(BaseCommand):
         counts = demo_seed()
         self.stdout.write(
             f"Demo ready: {counts['tenants']} vendors, {counts['partners']} partners, "
-            f"{counts['users']} logins (password: {DEMO_PASSWORD})"
+            f"{counts['leads']} leads, {counts['users']} logins (password: {DEMO_PASSWORD})"
         )
         for email, _name, _language, roles in DEMO_USERS:
             where = ", ".join(f"{slug}: {role.label}" for slug, (role, _p) in roles.items())
             self.stdout.write(f"  {email:32} {where}")
+        self.stdout.write("API key for the demo CRM: python manage.py create_api_key northwind crm")
