@@ -12,7 +12,6 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
 
 from tenancy.errors import DomainError, NotAllowed
 
@@ -95,6 +94,10 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     if not isinstance(exc, exceptions.APIException):
+        # Imported here: rest_framework.views reads the parser setting, whose parser module
+        # imports this one.
+        from rest_framework.views import exception_handler
+
         return exception_handler(exc, context)
     headers = {}
     if getattr(exc, "auth_header", None):

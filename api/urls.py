@@ -1,6 +1,7 @@
 from django.urls import path
 
 from leads import api as leads_api
+from leads import feed as leads_feed
 from partners import api as partners_api
 
 app_name = "api"
@@ -22,6 +23,7 @@ urlpatterns = [
     path("partners/by-external-id/<str:external_id>/",
          partners_api.PartnerByExternalIdView.as_view(), name="partner-by-external-id"),
     path("partners/<uuid:id>/", partners_api.PartnerDetailView.as_view(), name="partner"),
+    path("events/", leads_feed.EventFeedView.as_view(), name="events"),
     path("custom-fields/", leads_api.CustomFieldListView.as_view(), name="custom-fields"),
     path("pipeline-stages/", leads_api.PipelineStageListView.as_view(), name="pipeline-stages"),
 ]

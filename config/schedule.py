@@ -7,6 +7,11 @@ django-celery-beat's DatabaseScheduler copies these entries into its tables at s
 
 HEARTBEAT_INTERVAL_S = 30
 IDEMPOTENCY_PURGE_INTERVAL_S = 3600
+# The outbox drain and the senders. on_commit publishing makes them immediate in the common
+# case; these periodic runs are the guarantee after a broker outage or a crash.
+OUTBOX_DRAIN_INTERVAL_S = 5
+WEBHOOK_SEND_INTERVAL_S = 5
+EMAIL_SEND_INTERVAL_S = 10
 
 BEAT_SCHEDULE = {
     "heartbeat": {
@@ -20,5 +25,20 @@ BEAT_SCHEDULE = {
         "task": "api.idempotency_purge",
         "schedule": float(IDEMPOTENCY_PURGE_INTERVAL_S),
         "options": {"expire_seconds": int(IDEMPOTENCY_PURGE_INTERVAL_S * 1.5)},
+    },
+    "outbox-drain": {
+        "task": "notifications.events_dispatch",
+        "schedule": float(OUTBOX_DRAIN_INTERVAL_S),
+        "options": {"expire_seconds": int(OUTBOX_DRAIN_INTERVAL_S * 1.5)},
+    },
+    "webhooks-send": {
+        "task": "notifications.webhooks_send",
+        "schedule": float(WEBHOOK_SEND_INTERVAL_S),
+        "options": {"expire_seconds": int(WEBHOOK_SEND_INTERVAL_S * 1.5)},
+    },
+    "emails-send": {
+        "task": "notifications.emails_send",
+        "schedule": float(EMAIL_SEND_INTERVAL_S),
+        "options": {"expire_seconds": int(EMAIL_SEND_INTERVAL_S * 1.5)},
     },
 }

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "tenancy",
     "api",
+    "notifications",
     "partners",
     "leads",
     "routing",
@@ -292,6 +293,15 @@ SPECTACULAR_SETTINGS = {
         "api.schema.refuse_additional_properties",
     ],
 }
+
+# --- Webhooks ----------------------------------------------------------------------------------
+# Targets on private, loopback or reserved addresses are refused (SSRF) unless this is on:
+# tests and a local receiver during development.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_RETRY_WINDOW = timedelta(hours=env_int("WEBHOOK_RETRY_HOURS", 24, minimum=24))
+WEBHOOK_DISABLE_AFTER = timedelta(hours=24)
+# After a secret rotation the old secret keeps signing for this long.
+WEBHOOK_SECRET_GRACE = timedelta(hours=env_int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0))
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

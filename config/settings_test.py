@@ -29,3 +29,6 @@ else:
 
 # Rate limits would make repeated logins in tests flaky; one test turns them back on.
 ACCOUNT_RATE_LIMITS = False
+
+# Test receivers listen on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = True

@@ -248,7 +248,8 @@ class Lead(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return self.company_name or self.contact_name or self.external_id or str(self.public_id)
+        return (self.company_name or self.contact_name or self.contact_email or self.external_id
+                or str(self.public_id))
 
     @property
     def is_duplicate(self) -> bool:
@@ -303,10 +304,28 @@ class LeadEventKind(models.TextChoices):
     LOST = "lost", _("Lost")
 
 
+class CurrentTransactionId(models.Func):
+    """The writing transaction's id on PostgreSQL (64-bit, never wraps); 0 elsewhere.
+
+    The events feed serves only events of transactions older than every transaction still
+    running, ordered by (txid, id): a position once served can never gain an earlier event.
+    SQLite runs one writer at a time, so there id order already is commit order.
+    """
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "0", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
 class LeadEvent(TenantOwned):
     """Append-only: every change of a lead, who or what made it, from and to.
 
-    It is the lead's history, the source of reports and (#4) the events feed.
+    It is the lead's history, the source of reports, the events feed, and the outbox:
+    rows with no `dispatched_at` still have to become notifications and webhook deliveries.
     """
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
@@ -321,14 +340,19 @@ class LeadEvent(TenantOwned):
     to_status = models.CharField(max_length=20, blank=True)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    txid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("lead event")
         verbose_name_plural = _("lead events")
         ordering = ["id"]
         indexes = [
-            # The events feed reads a tenant's events in id order after a cursor.
-            models.Index(fields=["tenant", "id"], name="lead_event_tenant_feed"),
+            # The events feed: WHERE tenant = ? AND txid < xmin ORDER BY txid, id
+            models.Index(fields=["tenant", "txid", "id"], name="lead_event_tenant_feed"),
+            # The outbox drain: WHERE dispatched_at IS NULL ORDER BY id
+            models.Index(fields=["id"], name="lead_event_undispatched",
+                         condition=models.Q(dispatched_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

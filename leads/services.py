@@ -30,6 +30,7 @@ from leads.models import (
     LeadStatus,
     PipelineStage,
 )
+from notifications.services import outbox_publish
 from tenancy.actors import Actor
 from tenancy.errors import DomainError
 from tenancy.models import Tenant
@@ -217,6 +218,14 @@ def _event(lead: Lead, kind: str, actor: Actor, *, from_status: str = "", to_sta
     )
 
 
+def _event_write(lead: Lead, kind: str, actor: Actor, **fields) -> LeadEvent:
+    """Save the event (the outbox row, in the caller's transaction) and ask for a drain."""
+    event = _event(lead, kind, actor, **fields)
+    event.save()
+    outbox_publish()
+    return event
+
+
 def _created_event(lead: Lead, actor: Actor) -> LeadEvent:
     data = {"source": lead.source_kind}
     if lead.duplicate_of_id:
@@ -272,6 +281,7 @@ def lead_create(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
             lead.created_at = lead.updated_at = timezone.now()
             lead.save(force_insert=True)
             _created_event(lead, actor).save()
+            outbox_publish()
     except IntegrityError as error:
         if lead.external_id and "external_id" in str(error):
             raise Conflict(
@@ -376,6 +386,7 @@ def lead_create_bulk(
                 lead.duplicate_of = first
             Lead.objects.bulk_update([lead for lead, _f in batch_duplicates], ["duplicate_of"])
         LeadEvent.objects.bulk_create([_created_event(lead, actor) for lead in created])
+        outbox_publish()
     for result, lead, _crm_id in kept:
         result.lead = lead
     return results
@@ -497,8 +508,8 @@ def lead_update(*, lead: Lead, changes: dict, actor: Actor) -> Lead:
                     % {"id": current.external_id}, code="external_id_taken",
                 ) from None
             raise
-        _event(current, LeadEventKind.UPDATED, actor, from_status=current.status,
-               to_status=current.status, data={"changes": diff}).save()
+        _event_write(current, LeadEventKind.UPDATED, actor, from_status=current.status,
+                     to_status=current.status, data={"changes": diff})
     return current
 
 
@@ -528,9 +539,9 @@ def lead_stage_change(*, lead: Lead, stage: PipelineStage, actor: Actor) -> Lead
             body=f"{before.name if before else '–'} → {stage.name}", author=actor.user,
             author_label=actor.label[:254], occurred_at=current.updated_at,
         )
-        _event(current, LeadEventKind.STAGE_CHANGED, actor, from_status=current.status,
-               to_status=current.status,
-               data={"from_stage": before.key if before else None, "to_stage": stage.key}).save()
+        _event_write(current, LeadEventKind.STAGE_CHANGED, actor, from_status=current.status,
+                     to_status=current.status,
+                     data={"from_stage": before.key if before else None, "to_stage": stage.key})
     return current
 
 
@@ -546,8 +557,9 @@ def lead_mark_won(
         current.closed_on = closed_on
         current.updated_at = timezone.now()
         current.save(update_fields=["status", "won_value", "closed_on", "updated_at"])
-        _event(current, LeadEventKind.WON, actor, from_status=previous, to_status=current.status,
-               data={"order_value": str(order_value), "closed_on": closed_on.isoformat()}).save()
+        _event_write(current, LeadEventKind.WON, actor, from_status=previous,
+                     to_status=current.status,
+                     data={"order_value": str(order_value), "closed_on": closed_on.isoformat()})
     return current
 
 
@@ -561,8 +573,9 @@ def lead_mark_lost(*, lead: Lead, reason: str, closed_on: datetime.date, actor: 
         current.closed_on = closed_on
         current.updated_at = timezone.now()
         current.save(update_fields=["status", "lost_reason", "closed_on", "updated_at"])
-        _event(current, LeadEventKind.LOST, actor, from_status=previous, to_status=current.status,
-               data={"reason": reason, "closed_on": closed_on.isoformat()}).save()
+        _event_write(current, LeadEventKind.LOST, actor, from_status=previous,
+                     to_status=current.status,
+                     data={"reason": reason, "closed_on": closed_on.isoformat()})
     return current
 
 
@@ -582,9 +595,9 @@ def activity_log(
         )
         current.updated_at = timezone.now()
         current.save(update_fields=["updated_at"])
-        _event(current, LeadEventKind.ACTIVITY_LOGGED, actor, from_status=current.status,
-               to_status=current.status,
-               data={"activity": str(activity.public_id), "kind": kind}).save()
+        _event_write(current, LeadEventKind.ACTIVITY_LOGGED, actor, from_status=current.status,
+                     to_status=current.status,
+                     data={"activity": str(activity.public_id), "kind": kind})
     return activity
 
 
@@ -598,6 +611,6 @@ def lead_duplicate_unlink(*, lead: Lead, actor: Actor) -> Lead:
         current.duplicate_of = None
         current.updated_at = timezone.now()
         current.save(update_fields=["duplicate_of", "updated_at"])
-        _event(current, LeadEventKind.DUPLICATE_UNLINKED, actor, from_status=current.status,
-               to_status=current.status, data={"was_duplicate_of": str(earlier.public_id)}).save()
+        _event_write(current, LeadEventKind.DUPLICATE_UNLINKED, actor, from_status=current.status,
+                     to_status=current.status, data={"was_duplicate_of": str(earlier.public_id)})
     return current

@@ -83,6 +83,7 @@ REGISTRY: dict[str, Entry] = {
     "api:partner-by-external-id": Entry(
         API, lambda w: {"external_id": w["partner_b"].external_id}),
     "api:custom-fields": Entry(API_LIST, expect=(200,)),
+    "api:events": Entry(API_LIST, expect=(200,)),
     "api:pipeline-stages": Entry(API_LIST, expect=(200,)),
     "portal:home": Entry(TENANT, _slug),
     "portal:partners": Entry(TENANT, _slug),

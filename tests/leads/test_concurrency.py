@@ -40,7 +40,7 @@ def test_same_new_customer_from_four_requests_at_once_has_one_original():
     for attempt in range(3):
         domain = f"race{attempt}.example"
         results = _race(*[
-            lambda n=n: lead_create(tenant=tenant, actor=Actor(), fields={
+            lambda n=n, domain=domain: lead_create(tenant=tenant, actor=Actor(), fields={
                 "contact_email": f"buyer{n}@{domain}", "company_name": "Race AG"})
             for n in range(4)
         ])
