@@ -207,7 +207,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss"))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    # A publish while Redis is down must fail at once, not after kombu's reconnect loop
+    # (6 s): web requests publish on commit, and the periodic drains cover what failed.
+    # Workers keep their own reconnect policy (broker_connection_retry).
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"max_retries": 0, "socket_connect_timeout": 2}
 else:
     # Embedded default: messages are files under var/, so a first run needs no broker.
     _celery_dir = VAR_DIR / "celery"

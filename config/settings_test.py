@@ -23,6 +23,7 @@ WHITENOISE_USE_FINDERS = True
 if REDIS_URL:
     _base = REDIS_URL.rsplit("/", 1)[0] if REDIS_URL.count("/") > 2 else REDIS_URL
     CELERY_BROKER_URL = f"{_base}/15"
+    CACHES = {**CACHES, "default": {**CACHES["default"], "LOCATION": f"{_base}/15"}}  # noqa: F405
 else:
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
