@@ -24,4 +24,5 @@ urlpatterns = [
     path("<slug:tenant_slug>/", include("portal.urls")),
 ]
 
+handler404 = "config.views.page_not_found"
 handler500 = "config.views.server_error"

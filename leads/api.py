@@ -16,7 +16,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from api.errors import field_errors
+from api.errors import PROBLEM_CONTENT_TYPE, field_errors
 from api.serializers import ProblemSerializer, StrictSerializer
 from api.views import TenantAPIView
 from leads import services
@@ -36,9 +36,10 @@ LANGUAGE = r"^[a-z]{2,3}(-[A-Z]{2})?$"
 CURRENCY = r"^[A-Z]{3}$"
 
 PROBLEM = OpenApiResponse(ProblemSerializer, description="Problem details (RFC 9457).")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 413: PROBLEM,
-          422: PROBLEM, 429: PROBLEM}
-READ_ERRORS = {400: PROBLEM, 401: PROBLEM, 404: PROBLEM, 429: PROBLEM}
+# Every error is answered as application/problem+json, and the schema says so.
+ERRORS = {(code, PROBLEM_CONTENT_TYPE): PROBLEM
+          for code in (400, 401, 403, 404, 409, 413, 415, 422, 429)}
+READ_ERRORS = {(code, PROBLEM_CONTENT_TYPE): PROBLEM for code in (400, 401, 404, 429)}
 
 LEAD_EXAMPLE = {
     "external_id": "00Q5e00000AbCdE",

@@ -1,6 +1,8 @@
+import json
 import logging
 
 from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import translation
 
@@ -10,9 +12,17 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 
 
 def database_unavailable_response(request):
-    response = TemplateResponse(request, "503.html", status=503)
+    if request.path.startswith("/api/"):
+        # API clients get problem+json like every other API error, and know to retry.
+        response = HttpResponse(json.dumps({
+            "type": "about:blank", "title": "Service Unavailable", "status": 503,
+            "code": "database_unavailable",
+            "detail": "The database is unreachable; nothing was written. Retry later.",
+        }), status=503, content_type="application/problem+json")
+    else:
+        response = TemplateResponse(request, "503.html", status=503).render()
     response["Retry-After"] = "30"
-    return response.render()
+    return response
 
 
 class DatabaseUnavailableMiddleware:

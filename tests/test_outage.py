@@ -16,6 +16,8 @@ for path in ["/healthz", "/invitations/some-token/", "/vendor/"]:
     response = client.get(path)
     print(path, response.status_code, response.get("Retry-After"),
           "Traceback" in response.content.decode())
+response = client.get("/api/v1/leads/", HTTP_AUTHORIZATION="Bearer ls_abc_def")
+print("api", response.status_code, response.get("Retry-After"), response["Content-Type"])
 """
 
 
@@ -32,5 +34,7 @@ def test_requests_answer_503_while_postgres_is_unreachable(tmp_path):
     lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
     assert lines["/healthz"].split()[0] == "503", result.stdout + result.stderr
     assert lines["/invitations/some-token/"] == "503 30 False", result.stdout + result.stderr
+    # API clients get the same answer as problem+json.
+    assert lines["api"] == "503 30 application/problem+json", result.stdout + result.stderr
     # Anonymous visitors of a portal page are sent to the login without touching the database.
     assert lines["/vendor/"].split()[0] in ("302", "503")
