@@ -165,18 +165,23 @@ def account_resolve(
     *, tenant: Tenant, domain: str, crm_account_id: str, name: str
 ) -> Account | None:
     """The customer's account by CRM id, else by company domain; created on first sight."""
+    account, _created = _account_get_or_create(tenant, domain, crm_account_id, name)
+    return account
+
+
+def _account_get_or_create(
+    tenant: Tenant, domain: str, crm_account_id: str, name: str
+) -> tuple[Account | None, bool]:
     if crm_account_id:
-        account, _created = Account.objects.get_or_create(
+        return Account.objects.get_or_create(
             tenant=tenant, crm_account_id=crm_account_id,
             defaults={"domain": _free_domain(tenant, domain), "name": name[:200]},
         )
-        return account
     if domain:
-        account, _created = Account.objects.get_or_create(
+        return Account.objects.get_or_create(
             tenant=tenant, domain=domain, defaults={"name": name[:200]}
         )
-        return account
-    return None
+    return None, False
 
 
 def _free_domain(tenant: Tenant, domain: str) -> str | None:
@@ -235,6 +240,15 @@ def _created_event(lead: Lead, actor: Actor) -> LeadEvent:
     return _event(lead, LeadEventKind.CREATED, actor, to_status=lead.status, data=data)
 
 
+def _current_txid() -> int:
+    """This transaction's id as LeadEvent.txid stores it (see CurrentTransactionId)."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        return cursor.fetchone()[0]
+
+
 def _identity_keys(lead: Lead, crm_account_id: str) -> list[str]:
     keys = [f"email:{lead.email_key}"] if lead.email_key else []
     if crm_account_id:
@@ -273,11 +287,13 @@ def lead_create(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
         with transaction.atomic():
             crm_account_id = fields.get("crm_account_id") or ""
             _identity_lock(tenant, _identity_keys(lead, crm_account_id))
-            lead.account = account_resolve(
-                tenant=tenant, domain=lead.company_domain,
-                crm_account_id=crm_account_id, name=lead.company_name,
+            lead.account, account_is_new = _account_get_or_create(
+                tenant, lead.company_domain, crm_account_id, lead.company_name
             )
-            lead.duplicate_of = _earliest_lead(tenant, lead.email_key, lead.account_id)
+            # A customer seen for the first time has no earlier lead on its account.
+            lead.duplicate_of = _earliest_lead(
+                tenant, lead.email_key, None if account_is_new else lead.account_id
+            )
             lead.created_at = lead.updated_at = timezone.now()
             lead.save(force_insert=True)
             _created_event(lead, actor).save()
@@ -385,7 +401,13 @@ def lead_create_bulk(
             for lead, first in batch_duplicates:
                 lead.duplicate_of = first
             Lead.objects.bulk_update([lead for lead, _f in batch_duplicates], ["duplicate_of"])
-        LeadEvent.objects.bulk_create([_created_event(lead, actor) for lead in created])
+        events = [_created_event(lead, actor) for lead in created]
+        # Every event of this transaction has its id: ask once, instead of compiling the
+        # column's database default for each of up to a thousand rows.
+        txid = _current_txid()
+        for event in events:
+            event.txid = txid
+        LeadEvent.objects.bulk_create(events)
         outbox_publish()
     for result, lead, _crm_id in kept:
         result.lead = lead

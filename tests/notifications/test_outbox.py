@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook
 from config.celery import app as celery_app
 from leads.models import LeadEvent
 from leads.services import lead_create
+from notifications import services as notification_services
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from notifications.services import events_dispatch
 from notifications.webhooks import secret_new, webhook_deliveries_send
@@ -126,6 +127,7 @@ def broker_down():
     saved_producers = celery_app.amqp._producer_pool
     conf.broker_url = conf.broker_write_url = "redis://127.0.0.1:1/0"
     celery_app._pool = celery_app.amqp._producer_pool = None
+    notification_services._last_publish = 0.0  # no debounce from an earlier test's publish
     yield
     if celery_app._pool is not None:
         celery_app._pool.force_close_all()
