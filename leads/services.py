@@ -93,8 +93,20 @@ def email_key_for(email: str) -> str:
 
 # --- custom fields ----------------------------------------------------------------------------
 
+_custom_fields_cache: dict[tuple[int, int], dict[str, CustomField]] = {}
+
+
 def custom_fields_for(*, tenant: Tenant) -> dict[str, CustomField]:
-    return {field.key: field for field in CustomField.objects.for_tenant(tenant)}
+    """The vendor's custom field definitions by key, cached per configuration version (a
+    change bumps Tenant.config_version, see leads/signals.py), so a create reads none."""
+    key = (tenant.pk, tenant.config_version)
+    definitions = _custom_fields_cache.get(key)
+    if definitions is None:
+        definitions = {field.key: field for field in CustomField.objects.for_tenant(tenant)}
+        if len(_custom_fields_cache) > 1000:  # bounded: old versions and idle tenants go
+            _custom_fields_cache.clear()
+        _custom_fields_cache[key] = definitions
+    return definitions
 
 
 def custom_fields_clean(
@@ -178,10 +190,32 @@ def _account_get_or_create(
             defaults={"domain": _free_domain(tenant, domain), "name": name[:200]},
         )
     if domain:
-        return Account.objects.get_or_create(
-            tenant=tenant, domain=domain, defaults={"name": name[:200]}
-        )
+        return _account_by_domain(tenant, domain, name)
     return None, False
+
+
+def _account_by_domain(tenant: Tenant, domain: str, name: str) -> tuple[Account, bool]:
+    """get_or_create in one statement for the common case, a customer seen for the first
+    time: INSERT ... ON CONFLICT DO NOTHING RETURNING (get_or_create needs a SELECT, a
+    savepoint, the INSERT and its release). Safe under concurrency: the unique index decides.
+    """
+    account = Account(tenant=tenant, domain=domain, name=name[:200])
+    table = Account._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, public_id, name, domain, created_at) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (tenant_id, domain) WHERE domain IS NOT NULL DO NOTHING RETURNING id",
+            [tenant.pk, account.public_id.hex if connection.vendor == "sqlite"
+             else account.public_id, account.name, domain, account.created_at],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        account.pk = row[0]
+        account._state.adding = False
+        account._state.db = "default"
+        return account, True
+    return Account.objects.for_tenant(tenant).get(domain=domain), False
 
 
 def _free_domain(tenant: Tenant, domain: str) -> str | None:

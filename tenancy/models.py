@@ -139,6 +139,10 @@ class Tenant(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Bumped whenever the vendor's configuration (custom fields, and later rules and
+    # policies) changes: processes cache what they derive from it per (tenant, version), and
+    # the tenant row every request loads anyway tells them when that cache is stale.
+    config_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("vendor")

@@ -30,6 +30,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_config_caches():
+    """Rolled-back tests can reuse a tenant's primary key with the same config_version:
+    start each test with empty per-process configuration caches."""
+    from leads import services as lead_services
+
+    lead_services._custom_fields_cache.clear()
+
+
 @pytest.fixture
 def vendor_a(db):
     return TenantFactory(slug="vendor-a", name="Vendor Alpha")
