@@ -112,5 +112,10 @@ def api_exception_handler(exc, context):
                                 errors=errors, headers=headers)
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else "error"
+    errors = None
+    if isinstance(exc, exceptions.ParseError | PayloadTooLarge):
+        # The body itself is wrong: point at the offending value ("" is the whole body).
+        errors = [{"pointer": getattr(exc, "pointer", ""), "code": code,
+                   "detail": str(exc.detail)}]
     return problem_response(status_code=exc.status_code, code=code, detail=str(exc.detail),
-                            headers=headers)
+                            errors=errors, headers=headers)

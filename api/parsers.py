@@ -14,35 +14,58 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 from api.errors import PayloadTooLarge
+from api.errors import _escape as pointer_token
 
 # Only these escapes can smuggle a NUL or a surrogate into a parsed string; raw control
 # characters and raw surrogates are already refused by strict JSON and UTF-8 decoding.
 _SUSPICIOUS_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
+class BodyParseError(ParseError):
+    """A body that is no acceptable JSON; `pointer` names the offending value ("" = all)."""
+
+    def __init__(self, detail, *, pointer: str = ""):
+        super().__init__(detail)
+        self.pointer = pointer
+
+
 def _refuse_constant(name):
-    raise ParseError(_("%(name)s is not a JSON number.") % {"name": name})
+    raise BodyParseError(_("%(name)s is not a JSON number.") % {"name": name})
 
 
-def _check_text(value: str) -> None:
+def _text_problem(value: str) -> str | None:
     if "\x00" in value:
-        raise ParseError(_("Text may not contain NUL characters."))
+        return _("Text may not contain NUL characters.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ParseError(_("Text may not contain unpaired surrogate characters.")) from None
+        return _("Text may not contain unpaired surrogate characters.")
+    return None
 
 
-def _walk(value) -> None:
-    if isinstance(value, str):
-        _check_text(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key)
-            _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            _walk(item)
+def _check_texts(data) -> None:
+    """Refuse the first string or object key holding a NUL or a lone surrogate.
+
+    Iterative, not recursive: a body nested as deep as the JSON decoder allows must not
+    exhaust the interpreter's stack here (a RecursionError would be a 500). A bad key is
+    reported at the object that holds it, since the key cannot be echoed back.
+    """
+    stack = [("", data)]
+    while stack:
+        pointer, value = stack.pop()
+        if isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                raise BodyParseError(problem, pointer=pointer)
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and (problem := _text_problem(key)):
+                raise BodyParseError(problem, pointer=pointer)
+            if isinstance(item, str | dict | list):
+                stack.append((f"{pointer}/{pointer_token(key)}", item))
 
 
 class StrictJSONParser(JSONParser):
@@ -56,13 +79,13 @@ class StrictJSONParser(JSONParser):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ParseError(_("The request body is not valid UTF-8.")) from None
+            raise BodyParseError(_("The request body is not valid UTF-8.")) from None
         try:
             data = json.loads(text, parse_constant=_refuse_constant)
         except ValueError as error:
-            raise ParseError(_("Malformed JSON: %(error)s") % {"error": error}) from None
+            raise BodyParseError(_("Malformed JSON: %(error)s") % {"error": error}) from None
         except RecursionError:
-            raise ParseError(_("The JSON document is nested too deeply.")) from None
+            raise BodyParseError(_("The JSON document is nested too deeply.")) from None
         if _SUSPICIOUS_ESCAPE.search(raw):
-            _walk(data)
+            _check_texts(data)
         return data

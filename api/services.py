@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from tenancy.models import Tenant
 from tenancy.services import audit_record
 
 KEY_PREFIX = "ls_"
+_KEY_PREFIX_FORMAT = re.compile(r"[0-9a-f]{1,16}")
 
 
 def _hash(secret: str) -> str:
@@ -60,7 +62,9 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     if not secret.startswith(KEY_PREFIX):
         return None
     prefix, sep, _rest = secret[len(KEY_PREFIX):].partition("_")
-    if not sep or not prefix:
+    # Prefixes are hex (api_key_create): anything else, a NUL above all, which PostgreSQL
+    # refuses in a query parameter, cannot name a key and must not reach the database.
+    if not sep or not _KEY_PREFIX_FORMAT.fullmatch(prefix):
         return None
     key = ApiKey.objects.select_related("tenant").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.key_hash, _hash(secret)):

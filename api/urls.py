@@ -10,7 +10,8 @@ app_name = "api"
 urlpatterns = [
     path("leads/", leads_api.LeadListCreateView.as_view(), name="leads"),
     path("leads/bulk/", leads_api.LeadBulkCreateView.as_view(), name="leads-bulk"),
-    path("leads/by-external-id/<str:external_id>/", leads_api.LeadByExternalIdView.as_view(),
+    # path: CRM ids may contain slashes (the route has nothing below it).
+    path("leads/by-external-id/<path:external_id>/", leads_api.LeadByExternalIdView.as_view(),
          name="lead-by-external-id"),
     path("leads/<uuid:id>/", leads_api.LeadDetailView.as_view(), name="lead"),
     path("leads/<uuid:id>/activities/", leads_api.LeadActivityCreateView.as_view(),
@@ -20,7 +21,7 @@ urlpatterns = [
     path("leads/<uuid:id>/unlink-duplicate/", leads_api.LeadUnlinkDuplicateView.as_view(),
          name="lead-unlink-duplicate"),
     path("partners/", partners_api.PartnerListCreateView.as_view(), name="partners"),
-    path("partners/by-external-id/<str:external_id>/",
+    path("partners/by-external-id/<path:external_id>/",
          partners_api.PartnerByExternalIdView.as_view(), name="partner-by-external-id"),
     path("partners/<uuid:id>/", partners_api.PartnerDetailView.as_view(), name="partner"),
     path("events/", leads_feed.EventFeedView.as_view(), name="events"),

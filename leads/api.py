@@ -69,6 +69,30 @@ LEAD_EXAMPLE = {
     "consent_source": "https://www.example.com/contact",
 }
 
+LEAD_RESPONSE_EXAMPLE = {
+    "id": "3f1c9a52-6a0e-4c2b-9a53-2d1f5c0b7e11", **LEAD_EXAMPLE, "status": "received",
+    "utm_term": "", "utm_content": "", "company_domain": "berger-maschinenbau.de",
+    "custom_fields": {},
+    "account": {"id": "8d0f2c1e-5b7a-4e3d-9c2b-1a0f9e8d7c6b", "name": "Berger Maschinenbau GmbH",
+                "domain": "berger-maschinenbau.de", "crm_account_id": None, "owner": None,
+                "protected_until": None},
+    "partner": None, "stage": None, "is_duplicate": False, "duplicate_of": None,
+    "won_value": None, "closed_on": None, "lost_reason": "",
+    "created_at": "2026-11-24T09:12:03.512Z", "updated_at": "2026-11-24T09:12:03.512Z",
+}
+PROBLEM_EXAMPLE = {
+    "type": "about:blank", "title": "Bad Request", "status": 400, "code": "invalid",
+    "detail": "The request has 2 invalid field(s).",
+    "errors": [
+        {"pointer": "/contact_email", "code": "invalid", "detail": "Enter a valid email address."},
+        {"pointer": "/custom_fields/employees", "code": "invalid", "detail": "Expected a number."},
+    ],
+}
+CONFLICT_EXAMPLE = {
+    "type": "about:blank", "title": "Conflict", "status": 409, "code": "external_id_taken",
+    "detail": "A lead with external id “00Q5e00000AbCdE” exists already.",
+}
+
 
 def _text(max_length: int, **kwargs):
     return serializers.CharField(max_length=max_length, required=False, allow_blank=True,
@@ -372,7 +396,15 @@ class _LeadBase(TenantAPIView):
     post=extend_schema(
         summary="Create a lead", operation_id="leads_create", request=LeadWriteSerializer,
         responses={201: LeadSerializer, **ERRORS}, tags=["leads"],
-        examples=[OpenApiExample("A web inquiry", value=LEAD_EXAMPLE, request_only=True)],
+        examples=[
+            OpenApiExample("A web inquiry", value=LEAD_EXAMPLE, request_only=True),
+            OpenApiExample("Created", response_only=True, status_codes=["201"],
+                           value=LEAD_RESPONSE_EXAMPLE),
+            OpenApiExample("Invalid fields", response_only=True, status_codes=["400"],
+                           media_type=PROBLEM_CONTENT_TYPE, value=PROBLEM_EXAMPLE),
+            OpenApiExample("External id taken", response_only=True, status_codes=["409"],
+                           media_type=PROBLEM_CONTENT_TYPE, value=CONFLICT_EXAMPLE),
+        ],
         description="Creates one lead in `received` (or `held` when your vendor requires "
                     "consent and none is given). Send an `Idempotency-Key` header to retry "
                     "safely.",
@@ -402,8 +434,18 @@ class LeadListCreateView(_LeadBase):
     description="Up to 1,000 leads in one request. Each item is validated and created on its "
                 "own merits: the response lists, per item index, its status (201, 400 or 409) "
                 "and its id or errors. Bad items never block good ones.",
-    examples=[OpenApiExample("Two leads", request_only=True, value={"leads": [
-        LEAD_EXAMPLE, {"contact_email": "it@alpenhof.at", "country": "AT"}]})],
+    examples=[
+        OpenApiExample("Two leads", request_only=True, value={"leads": [
+            LEAD_EXAMPLE, {"contact_email": "it@alpenhof.at", "country": "AT"}]}),
+        OpenApiExample("One created, one invalid", response_only=True, status_codes=["207"],
+                       value={"created": 1, "failed": 1, "results": [
+                           {"index": 0, "status": 201,
+                            "id": "3f1c9a52-6a0e-4c2b-9a53-2d1f5c0b7e11",
+                            "external_id": "00Q5e00000AbCdE"},
+                           {"index": 1, "status": 400, "errors": [
+                               {"pointer": "/contact_email", "code": "invalid",
+                                "detail": "Enter a valid email address."}]}]}),
+    ],
 )
 class LeadBulkCreateView(_LeadBase):
     serializer_class = BulkCreateSerializer

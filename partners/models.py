@@ -56,7 +56,7 @@ class Tag(TenantOwned):
     def parse(label: str) -> tuple[str, str]:
         key, sep, value = label.strip().lower().partition(":")
         if not sep or not key or not value:
-            raise ValidationError(_("A tag is written key:value, e.g. region:DE-BY."))
+            raise ValidationError(_("A tag is written key:value, e.g. region:de-by."))
         return key, value
 
 

@@ -123,3 +123,14 @@ def api_key_for(tenant, *, read_only=False):
 
     scope = ApiKeyScope.READ if read_only else ApiKeyScope.READ_WRITE
     return api_key_create(tenant=tenant, name=f"test {scope}", scope=scope, actor=Actor())
+
+
+class CustomFieldFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leads.CustomField"
+
+    tenant = factory.SubFactory(TenantFactory)
+    key = factory.Sequence(lambda n: f"field_{n}")
+    label = factory.Sequence(lambda n: f"Field {n}")
+    kind = "text"
+    position = factory.Sequence(lambda n: n)
