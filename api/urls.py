@@ -2,6 +2,7 @@ from django.urls import path
 
 from leads import api as leads_api
 from leads import feed as leads_feed
+from notifications import api as notifications_api
 from partners import api as partners_api
 
 app_name = "api"
@@ -27,4 +28,19 @@ urlpatterns = [
     path("events/", leads_feed.EventFeedView.as_view(), name="events"),
     path("custom-fields/", leads_api.CustomFieldListView.as_view(), name="custom-fields"),
     path("pipeline-stages/", leads_api.PipelineStageListView.as_view(), name="pipeline-stages"),
+    path("webhook-endpoints/", notifications_api.WebhookEndpointListCreateView.as_view(),
+         name="webhook-endpoints"),
+    path("webhook-endpoints/<uuid:id>/", notifications_api.WebhookEndpointDetailView.as_view(),
+         name="webhook-endpoint"),
+    path("webhook-endpoints/<uuid:id>/rotate-secret/",
+         notifications_api.WebhookEndpointRotateSecretView.as_view(),
+         name="webhook-endpoint-rotate-secret"),
+    path("webhook-endpoints/<uuid:id>/test/",
+         notifications_api.WebhookEndpointTestView.as_view(), name="webhook-endpoint-test"),
+    path("webhook-endpoints/<uuid:id>/deliveries/",
+         notifications_api.WebhookEndpointDeliveryListView.as_view(),
+         name="webhook-endpoint-deliveries"),
+    path("webhook-deliveries/<uuid:id>/redeliver/",
+         notifications_api.WebhookDeliveryRedeliverView.as_view(),
+         name="webhook-delivery-redeliver"),
 ]

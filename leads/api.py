@@ -1,6 +1,7 @@
 """Leads over the REST API: create one or many, read, list with filters, update, stage, won,
 lost, activities, duplicates. Views validate, call one service, and render the result."""
 
+import datetime
 import threading
 
 import django_filters
@@ -335,6 +336,16 @@ class PipelineStageSerializer(serializers.ModelSerializer):
         fields = ["key", "name", "position"]
 
 
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """ISO 8601 with any offset Python accepts (up to ±23:59); PostgreSQL takes only ±15:59,
+    so the value is turned into UTC before it reaches the query (found by schemathesis)."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            value = value.astimezone(datetime.UTC)
+        return super().filter(qs, value)
+
+
 class LeadFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=LeadStatus.choices)
     partner = django_filters.UUIDFilter(field_name="partner__public_id",
@@ -343,7 +354,7 @@ class LeadFilter(django_filters.FilterSet):
     source = django_filters.ChoiceFilter(field_name="source_kind", choices=SourceKind.choices)
     country = django_filters.CharFilter(field_name="country")
     external_id = django_filters.CharFilter(field_name="external_id")
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UTCDateTimeFilter(
         field_name="updated_at", lookup_expr="gte",
         help_text="Only leads changed at or after this time (ISO 8601).",
     )

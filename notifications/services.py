@@ -101,9 +101,10 @@ def events_dispatch(*, limit: int = 500) -> int:
             )
         deliveries = []
         notifications = []
+        payloads: dict[int, dict] = {}
         for event in events:
             for endpoint in endpoints_by_tenant[event.tenant_id]:
-                delivery = delivery_for_event(endpoint=endpoint, event=event)
+                delivery = delivery_for_event(endpoint=endpoint, event=event, payloads=payloads)
                 if delivery is not None:
                     deliveries.append(delivery)
             notifications += _notifications_for_event(event)

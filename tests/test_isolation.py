@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from notifications.models import WebhookDelivery, WebhookEndpoint
+from notifications.webhooks import secret_new
 from tenancy.roles import Role
 from tenancy.services import invitation_create
 from tests.factories import (
@@ -85,6 +87,12 @@ REGISTRY: dict[str, Entry] = {
     "api:custom-fields": Entry(API_LIST, expect=(200,)),
     "api:events": Entry(API_LIST, expect=(200,)),
     "api:pipeline-stages": Entry(API_LIST, expect=(200,)),
+    "api:webhook-endpoints": Entry(API_LIST, expect=API_LIST_EXPECT),
+    "api:webhook-endpoint": Entry(API, lambda w: {"id": w["endpoint_b"].public_id}),
+    "api:webhook-endpoint-rotate-secret": Entry(API, lambda w: {"id": w["endpoint_b"].public_id}),
+    "api:webhook-endpoint-test": Entry(API, lambda w: {"id": w["endpoint_b"].public_id}),
+    "api:webhook-endpoint-deliveries": Entry(API, lambda w: {"id": w["endpoint_b"].public_id}),
+    "api:webhook-delivery-redeliver": Entry(API, lambda w: {"id": w["delivery_b"].public_id}),
     "portal:home": Entry(TENANT, _slug),
     "portal:partners": Entry(TENANT, _slug),
     "portal:partner": Entry(TENANT, _partner),
@@ -186,8 +194,14 @@ def world(db, vendor_a, vendor_b):
     PartnerFactory(tenant=vendor_a)
     LeadFactory(tenant=vendor_a)
     _key, secret_a = api_key_for(vendor_a)
+    endpoint_b = WebhookEndpoint.objects.create(
+        tenant=vendor_b, url="https://bravo-secret-crm.example/hooks", secret=secret_new())
+    delivery_b = WebhookDelivery.objects.create(
+        tenant=vendor_b, endpoint=endpoint_b, event_type="webhook.test", msg_id="test_bravo",
+        payload={"type": "webhook.test"}, status="delivered")
     return {
         "lead_b": lead_b, "api_secret_a": secret_a,
+        "endpoint_b": endpoint_b, "delivery_b": delivery_b,
         "a": vendor_a, "b": vendor_b, "owner_a": owner_a, "partner_b": partner_b,
         "member_b": member_b, "invitation_b": invitation_b, "invitation_b_token": token,
     }
@@ -199,6 +213,8 @@ def _b_markers(world) -> list[str]:
         str(world["member_b"].public_id), world["member_b"].user.email,
         world["invitation_b"].email, str(world["lead_b"].public_id),
         world["lead_b"].company_name, world["lead_b"].contact_email,
+        world["endpoint_b"].url, str(world["endpoint_b"].public_id),
+        world["endpoint_b"].secret, str(world["delivery_b"].public_id),
     ]
 
 
@@ -215,6 +231,10 @@ def _b_state(world):
                                                        "duplicate_of")),
         sorted(Partner.objects.for_tenant(b).values_list("pk", "is_active", "updated_at")),
         LeadEvent.objects.for_tenant(b).count(), Activity.objects.for_tenant(b).count(),
+        sorted(WebhookEndpoint.objects.for_tenant(b).values_list(
+            "pk", "url", "secret", "is_active", "event_types", "updated_at")),
+        sorted(WebhookDelivery.objects.for_tenant(b).values_list(
+            "pk", "status", "next_attempt_at", "attempts")),
     )
 
 

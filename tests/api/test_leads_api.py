@@ -350,6 +350,10 @@ def test_list_filters(api, vendor_a, vendor_b):
     assert _ids(api.get(LEADS, {"external_id": "E-1"})) == ids(de)
     since = (timezone.now() - datetime.timedelta(days=1)).isoformat()
     assert _ids(api.get(LEADS, {"updated_since": since})) == ids(at)
+    # An offset PostgreSQL would refuse (+19:37 is valid ISO 8601) is the same instant in UTC.
+    far_east = (timezone.now() - datetime.timedelta(days=1)).astimezone(
+        datetime.timezone(datetime.timedelta(hours=19, minutes=37)))
+    assert _ids(api.get(LEADS, {"updated_since": far_east.isoformat()})) == ids(at)
     assert _ids(api.get(LEADS, {"country": "AT", "status": "received"})) == set()
 
 
