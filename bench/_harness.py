@@ -18,12 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/leadshare_bench"
 
 
-def bench_env(database_url: str, redis_url: str) -> dict:
+def bench_env(database_url: str, redis_url: str, var_dir: str = "") -> dict:
+    """The server's (and the in-process Django's) environment. Without a Redis URL the app runs
+    its embedded default (per-process cache, filesystem broker under `var_dir`)."""
     env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    if var_dir:
+        env["LEADSHARE_VAR_DIR"] = var_dir
     env.update({
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
         "DEBUG": "0",
         "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "ALLOWED_HOSTS": "127.0.0.1,testserver",
@@ -49,6 +55,33 @@ def database_ensure(database_url: str) -> None:
         if cursor.fetchone() is None:
             cursor.execute(f'CREATE DATABASE "{name}"')
     conn.close()
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends the benchmark like Ctrl-C does: through the `with` blocks that stop the
+    server (it runs in its own session, so signals to this process do not reach it)."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
+
+
+def redis_reachable(redis_url: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
+        return bool(client.ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def redis_queue_clear(redis_url: str, queue: str = "celery") -> None:
+    """Drop the drain requests the server published into the benchmark's own Redis database
+    (no worker runs during a benchmark, so they would pile up run after run)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1).delete(queue)
+    except (redis.RedisError, OSError):
+        pass
 
 
 def free_port() -> int:
@@ -89,9 +122,14 @@ class Server:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
     def __enter__(self):
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:  # a failed or interrupted start-up must not leave it running
+            self.stop()
+            raise
         return self
 
     def __exit__(self, *exc):
@@ -134,7 +172,8 @@ def post_load(port: int, path: str, bodies: list[bytes], headers: dict, clients:
                     errors.append(f"{response.status}")
         conn.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    # Daemon threads: after Ctrl-C the server is stopped and nothing waits for the clients.
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
