@@ -45,26 +45,29 @@ _last_publish = 0.0
 PUBLISH_MIN_INTERVAL_S = 0.1
 
 
-def outbox_publish() -> None:
-    """Ask a worker to drain the outbox once the current transaction commits.
+def task_send_now(task_name: str, failure_message: str) -> None:
+    """Queue one of notifications/tasks.py's tasks. Publishing is only a latency hint: if the
+    broker is down the error is logged (the task's periodic run covers it) and never raised,
+    so a request never fails because of it."""
+    from notifications import tasks
 
-    Only a latency hint: if the broker is down, the error is logged and the periodic drain
-    picks the events up later. A request never fails because of it.
-    """
+    try:
+        getattr(tasks, task_name).apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - any broker failure: the periodic run covers it
+        logger.warning(failure_message, exc_info=True)
+
+
+def outbox_publish() -> None:
+    """Ask a worker to drain the outbox once the current transaction commits."""
 
     def publish():
         global _last_publish
-        from notifications.tasks import events_dispatch_task
-
         now = time.monotonic()
         if now - _last_publish < PUBLISH_MIN_INTERVAL_S:
             return
         _last_publish = now
-        try:
-            events_dispatch_task.apply_async(retry=False)
-        except Exception:  # noqa: BLE001 - any broker failure: the periodic drain covers it
-            logger.warning("outbox publish failed; the periodic drain will deliver",
-                           exc_info=True)
+        task_send_now("events_dispatch_task",
+                      "outbox publish failed; the periodic drain will deliver")
 
     transaction.on_commit(publish)
 
@@ -122,7 +125,8 @@ def events_dispatch(*, limit: int = 500) -> int:
     return len(events)
 
 
-def _managers(tenant_id: int) -> list[User]:
+def tenant_managers(tenant_id: int) -> list[User]:
+    """The vendor's active owners and channel managers: who hears about its operations."""
     return [m.user for m in Membership.objects.filter(
         tenant_id=tenant_id, role__in=MANAGER_ROLES, user__is_active=True
     ).select_related("user")]
@@ -146,7 +150,7 @@ def _notifications_for_event(event: LeadEvent) -> list[Notification]:
     return [
         notification_build(tenant=event.tenant, recipient=user, kind=kind, lead=lead,
                            link=_lead_link(lead), dedupe_key=f"event:{event.pk}")
-        for user in _managers(event.tenant_id)
+        for user in tenant_managers(event.tenant_id)
     ]
 
 
@@ -217,16 +221,8 @@ def notification_preference_set(*, user: User, kind: str, email: bool) -> Notifi
 # --- email ------------------------------------------------------------------------------------
 
 def emails_publish() -> None:
-    def publish():
-        from notifications.tasks import notification_emails_send_task
-
-        try:
-            notification_emails_send_task.apply_async(retry=False)
-        except Exception:  # noqa: BLE001 - the periodic sweep sends later
-            logger.warning("email publish failed; the periodic sweep will send",
-                           exc_info=True)
-
-    transaction.on_commit(publish)
+    transaction.on_commit(lambda: task_send_now(
+        "notification_emails_send_task", "email publish failed; the periodic sweep will send"))
 
 
 def _email_wanted(notification: Notification) -> bool:

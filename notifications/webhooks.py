@@ -555,9 +555,9 @@ def _endpoint_health(endpoint: WebhookEndpoint, *, ok: bool, now) -> None:
 
 def _endpoint_disabled_notify(endpoint: WebhookEndpoint) -> None:
     from notifications.models import NotificationKind
-    from notifications.services import _managers, notification_create
+    from notifications.services import notification_create, tenant_managers
 
-    for user in _managers(endpoint.tenant_id):
+    for user in tenant_managers(endpoint.tenant_id):
         notification_create(
             tenant=endpoint.tenant, recipient=user, kind=NotificationKind.WEBHOOK_DISABLED,
             link=f"/admin/notifications/webhookendpoint/{endpoint.pk}/change/",
@@ -567,13 +567,7 @@ def _endpoint_disabled_notify(endpoint: WebhookEndpoint) -> None:
 
 
 def deliveries_publish() -> None:
-    def publish():
-        from notifications.tasks import webhook_deliveries_send_task
+    from notifications.services import task_send_now
 
-        try:
-            webhook_deliveries_send_task.apply_async(retry=False)
-        except Exception:  # noqa: BLE001 - the periodic sweep sends later
-            logger.warning("webhook publish failed; the periodic sweep will send",
-                           exc_info=True)
-
-    transaction.on_commit(publish)
+    transaction.on_commit(lambda: task_send_now(
+        "webhook_deliveries_send_task", "webhook publish failed; the periodic sweep will send"))
