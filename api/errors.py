@@ -5,10 +5,11 @@
      "errors": [{"pointer": "/contact_email", "code": "invalid", "detail": "Enter a valid..."}]}
 """
 
+import json
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -70,8 +71,7 @@ def field_errors(detail, pointer: str = "") -> list[dict]:
              "detail": str(detail)}]
 
 
-def problem_response(*, status_code: int, code: str, detail: str, errors=None,
-                     headers=None) -> Response:
+def problem_body(*, status_code: int, code: str, detail: str, errors=None) -> dict:
     body = {
         "type": "about:blank",
         "title": HTTPStatus(status_code).phrase,
@@ -81,9 +81,23 @@ def problem_response(*, status_code: int, code: str, detail: str, errors=None,
     }
     if errors:
         body["errors"] = errors
-    response = Response(body, status=status_code, headers=headers)
+    return body
+
+
+def problem_response(*, status_code: int, code: str, detail: str, errors=None,
+                     headers=None) -> Response:
+    response = Response(problem_body(status_code=status_code, code=code, detail=detail,
+                                     errors=errors), status=status_code, headers=headers)
     response.content_type = PROBLEM_CONTENT_TYPE
     return response
+
+
+def problem_http_response(*, status_code: int, code: str, detail: str) -> HttpResponse:
+    """The same body outside DRF: Django's 404/500 handlers and the outage middleware."""
+    return HttpResponse(
+        json.dumps(problem_body(status_code=status_code, code=code, detail=detail)),
+        status=status_code, content_type=PROBLEM_CONTENT_TYPE,
+    )
 
 
 def api_exception_handler(exc, context):

@@ -1,13 +1,12 @@
-import json
 import sys
-from http import HTTPStatus
 
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found as django_page_not_found
 from django.views.defaults import server_error as django_server_error
 
+from api.errors import problem_http_response
 from escalation.services import heartbeat_age_seconds
 from tenancy.middleware import DATABASE_ERRORS, database_unavailable_response
 
@@ -30,13 +29,6 @@ def healthz(request):
     )
 
 
-def _api_problem(status: int, detail: str) -> HttpResponse:
-    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
-            "code": "not_found" if status == 404 else "server_error", "detail": detail}
-    return HttpResponse(json.dumps(body), status=status,
-                        content_type="application/problem+json")
-
-
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
@@ -45,7 +37,8 @@ def page_not_found(request, exception):
     # An API client asking for a path that matches no route gets problem+json like every
     # other API error, not the portal's HTML page.
     if _is_api(request):
-        return _api_problem(404, "No such API resource.")
+        return problem_http_response(status_code=404, code="not_found",
+                                     detail="No such API resource.")
     return django_page_not_found(request, exception)
 
 
@@ -54,5 +47,7 @@ def server_error(request):
     if isinstance(sys.exc_info()[1], DATABASE_ERRORS):
         return database_unavailable_response(request)
     if _is_api(request):
-        return _api_problem(500, "Something went wrong on our side; it has been logged.")
+        return problem_http_response(
+            status_code=500, code="server_error",
+            detail="Something went wrong on our side; it has been logged.")
     return django_server_error(request)

@@ -1,8 +1,6 @@
-import json
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import translation
 
@@ -14,11 +12,11 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 def database_unavailable_response(request):
     if request.path.startswith("/api/"):
         # API clients get problem+json like every other API error, and know to retry.
-        response = HttpResponse(json.dumps({
-            "type": "about:blank", "title": "Service Unavailable", "status": 503,
-            "code": "database_unavailable",
-            "detail": "The database is unreachable; nothing was written. Retry later.",
-        }), status=503, content_type="application/problem+json")
+        from api.errors import problem_http_response
+
+        response = problem_http_response(
+            status_code=503, code="database_unavailable",
+            detail="The database is unreachable; nothing was written. Retry later.")
     else:
         response = TemplateResponse(request, "503.html", status=503).render()
     response["Retry-After"] = "30"
