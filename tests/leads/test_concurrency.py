@@ -1,45 +1,23 @@
 """Leads of the same person or customer arriving at the same moment (PostgreSQL, threads):
 exactly one is the original, every other one is flagged as its duplicate."""
 
-import threading
 
 import pytest
-from django.db import connection
 
 from leads.models import Account, Lead
 from leads.services import lead_create, lead_create_bulk
 from tenancy.actors import Actor
+from tests.concurrency import race
 from tests.factories import TenantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 def test_same_new_customer_from_four_requests_at_once_has_one_original():
     tenant = TenantFactory()
     for attempt in range(3):
         domain = f"race{attempt}.example"
-        results = _race(*[
+        results = race(*[
             lambda n=n, domain=domain: lead_create(tenant=tenant, actor=Actor(), fields={
                 "contact_email": f"buyer{n}@{domain}", "company_name": "Race AG"})
             for n in range(4)
@@ -54,7 +32,7 @@ def test_same_new_customer_from_four_requests_at_once_has_one_original():
 def test_same_email_in_single_and_bulk_requests_at_once_has_one_original():
     tenant = TenantFactory()
     email = "Same.Person@gmail.com"  # free mail: only the email links them
-    results = _race(
+    results = race(
         lambda: lead_create(tenant=tenant, actor=Actor(), fields={"contact_email": email}),
         lambda: lead_create_bulk(tenant=tenant, actor=Actor(), items=[
             {"contact_email": email.lower()}, {"contact_email": "other@gmail.com"}]),

@@ -1,39 +1,16 @@
 """Races that only real row locks settle: run on PostgreSQL with real threads."""
 
-import threading
 
 import pytest
-from django.db import connection
 
 from tenancy.errors import DomainError
 from tenancy.models import Membership
 from tenancy.roles import Role
 from tenancy.services import invitation_accept, invitation_create, membership_change_role
+from tests.concurrency import race
 from tests.factories import MembershipFactory, TenantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(*calls):
-    """Run the calls at the same moment in threads; return their results or exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 def test_one_invitation_link_clicked_twice_at_once_makes_one_membership():
@@ -43,7 +20,7 @@ def test_one_invitation_link_clicked_twice_at_once_makes_one_membership():
         email = f"racer{attempt}@example.org"
         _inv, token = invitation_create(tenant=tenant, invited_by=manager, email=email,
                                         role=Role.ANALYST)
-        results = _race(
+        results = race(
             lambda token=token: invitation_accept(token=token, user=None, name="A",
                                                   password="river-stone-7781-calm"),
             lambda token=token: invitation_accept(token=token, user=None, name="B",
@@ -59,7 +36,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner():
         tenant = TenantFactory()
         first = MembershipFactory(tenant=tenant, role=Role.OWNER)
         second = MembershipFactory(tenant=tenant, role=Role.OWNER)
-        results = _race(
+        results = race(
             lambda a=first, b=second: membership_change_role(
                 membership=b, role=Role.ANALYST, actor=a),
             lambda a=first, b=second: membership_change_role(
