@@ -6,7 +6,8 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from tenancy.roles import Role
-from tests.factories import MembershipFactory, PartnerFactory, TenantFactory
+from tests.api_client import ApiClient
+from tests.factories import MembershipFactory, PartnerFactory, TenantFactory, api_key_for
 
 hypothesis_settings.register_profile(
     "ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -72,6 +73,19 @@ def partner_a(vendor_a):
 @pytest.fixture
 def partner_b(vendor_b):
     return PartnerFactory(tenant=vendor_b, name="Bravo Reseller")
+
+
+@pytest.fixture
+def api(vendor_a):
+    """A read-write API client of vendor A."""
+    _key, secret = api_key_for(vendor_a)
+    return ApiClient(secret)
+
+
+@pytest.fixture
+def api_b(vendor_b):
+    _key, secret = api_key_for(vendor_b)
+    return ApiClient(secret)
 
 
 @pytest.fixture

@@ -1,40 +1,8 @@
-"""Clients for the REST API tests: a vendor's key in `Authorization: Bearer`, JSON bodies."""
-
-import pytest
-from django.test import Client
+"""Helpers for the REST API tests (the `api` and `api_b` clients live in tests/conftest.py)."""
 
 from leads.models import Lead, LeadEvent
-from tests.factories import api_key_for
 
 PROBLEM_JSON = "application/problem+json"
-
-
-class ApiClient(Client):
-    """Django's test client sending JSON by default, as a CRM does."""
-
-    def __init__(self, secret: str | None = None, **defaults):
-        if secret is not None:
-            defaults["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
-        super().__init__(**defaults)
-
-    def post(self, path, data=None, content_type="application/json", **extra):
-        return super().post(path, data, content_type=content_type, **extra)
-
-    def patch(self, path, data=None, content_type="application/json", **extra):
-        return super().patch(path, data, content_type=content_type, **extra)
-
-
-@pytest.fixture
-def api(vendor_a):
-    """A read-write client of vendor A."""
-    _key, secret = api_key_for(vendor_a)
-    return ApiClient(secret)
-
-
-@pytest.fixture
-def api_b(vendor_b):
-    _key, secret = api_key_for(vendor_b)
-    return ApiClient(secret)
 
 
 def assert_problem(response, status: int, *pointers: str) -> dict:

@@ -11,7 +11,8 @@ from leads.models import Lead
 from partners.models import Partner
 from tenancy.actors import Actor
 from tenancy.models import AuditEntry
-from tests.api.conftest import ApiClient, assert_problem, counts
+from tests.api.conftest import assert_problem, counts
+from tests.api_client import ApiClient
 from tests.factories import LeadFactory, PartnerFactory, api_key_for
 
 pytestmark = pytest.mark.django_db

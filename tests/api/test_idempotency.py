@@ -11,7 +11,8 @@ from api.errors import ProblemError
 from api.models import IdempotencyRecord
 from api.services import idempotency_purge, request_fingerprint
 from leads import services as lead_services
-from tests.api.conftest import ApiClient, assert_problem, counts
+from tests.api.conftest import assert_problem, counts
+from tests.api_client import ApiClient
 from tests.factories import LeadFactory, api_key_for
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ import pytest
 from django.test import override_settings
 
 from api.throttling import ApiKeyRateThrottle
-from tests.api.conftest import ApiClient, assert_problem, counts
+from tests.api.conftest import assert_problem, counts
+from tests.api_client import ApiClient
 from tests.factories import api_key_for
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
-from django.test import Client
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from tests.api_client import ApiClient
 from tests.factories import api_key_for
 
 
@@ -96,32 +96,7 @@ def hook_receiver():
     server.server_close()
 
 
-class ApiClient(Client):
-    """Django's test client with a vendor's key, sending JSON as a CRM does."""
-
-    def __init__(self, secret: str, **defaults):
-        super().__init__(HTTP_AUTHORIZATION=f"Bearer {secret}", **defaults)
-
-    def post(self, path, data=None, content_type="application/json", **extra):
-        return super().post(path, data, content_type=content_type, **extra)
-
-    def patch(self, path, data=None, content_type="application/json", **extra):
-        return super().patch(path, data, content_type=content_type, **extra)
-
-
-@pytest.fixture
-def api(vendor_a):
-    _key, secret = api_key_for(vendor_a)
-    return ApiClient(secret)
-
-
 @pytest.fixture
 def api_read_only(vendor_a):
     _key, secret = api_key_for(vendor_a, read_only=True)
-    return ApiClient(secret)
-
-
-@pytest.fixture
-def api_b(vendor_b):
-    _key, secret = api_key_for(vendor_b)
     return ApiClient(secret)
