@@ -44,7 +44,8 @@ def domain_error_to_api(error: DomainError) -> ProblemError:
     return ProblemError(status_code=status_code, detail=error.message, code=error.code)
 
 
-def _escape(token) -> str:
+def pointer_token(token) -> str:
+    """A JSON pointer reference token (RFC 6901): `~` and `/` escaped."""
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
@@ -56,7 +57,7 @@ def field_errors(detail, pointer: str = "") -> list[dict]:
             if key in ("non_field_errors",):
                 errors += field_errors(value, pointer)
             else:
-                errors += field_errors(value, f"{pointer}/{_escape(key)}")
+                errors += field_errors(value, f"{pointer}/{pointer_token(key)}")
         return errors
     if isinstance(detail, list):
         if all(isinstance(item, str) for item in detail):

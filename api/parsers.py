@@ -13,8 +13,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from api.errors import PayloadTooLarge
-from api.errors import _escape as pointer_token
+from api.errors import PayloadTooLarge, pointer_token
 
 # Only these escapes can smuggle a NUL or a surrogate into a parsed string; raw control
 # characters and raw surrogates are already refused by strict JSON and UTF-8 decoding.

@@ -519,17 +519,17 @@ class _LeadObjectBase(_LeadBase):
 
 def _detail_schema(prefix: str) -> dict:
     return dict(
-    get=extend_schema(summary="Read a lead with its activities and events",
-                      operation_id=f"{prefix}_retrieve",
-                      responses={200: LeadDetailSerializer, **READ_ERRORS}, tags=["leads"]),
-    patch=extend_schema(
-        summary="Update a lead's fields or pipeline stage", request=LeadPatchSerializer,
-        operation_id=f"{prefix}_update",
-        responses={200: LeadDetailSerializer, **ERRORS}, tags=["leads"],
-        examples=[OpenApiExample("New phone and stage", request_only=True,
-                                 value={"contact_phone": "+49 89 7654321",
-                                        "stage": "proposal"})],
-    ),
+        get=extend_schema(summary="Read a lead with its activities and events",
+                          operation_id=f"{prefix}_retrieve",
+                          responses={200: LeadDetailSerializer, **READ_ERRORS}, tags=["leads"]),
+        patch=extend_schema(
+            summary="Update a lead's fields or pipeline stage", request=LeadPatchSerializer,
+            operation_id=f"{prefix}_update",
+            responses={200: LeadDetailSerializer, **ERRORS}, tags=["leads"],
+            examples=[OpenApiExample("New phone and stage", request_only=True,
+                                     value={"contact_phone": "+49 89 7654321",
+                                            "stage": "proposal"})],
+        ),
     )
 
 

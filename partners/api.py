@@ -180,21 +180,21 @@ class _PartnerObjectBase(_PartnerBase):
 
 def _detail_schema(prefix: str) -> dict:
     return dict(
-    get=extend_schema(summary="Read a partner", operation_id=f"{prefix}_retrieve",
-                      responses={200: PartnerSerializer, **READ_ERRORS}, tags=["partners"]),
-    patch=extend_schema(
-        summary="Update a partner (fields, tier, tags)", request=PartnerWriteSerializer,
-        operation_id=f"{prefix}_update",
-        responses={200: PartnerSerializer, **ERRORS}, tags=["partners"],
-        examples=[OpenApiExample("Pause for a trade fair", request_only=True,
-                                 value={"paused": True, "paused_reason": "Hannover Messe"})],
-    ),
-    delete=extend_schema(
-        summary="Deactivate a partner", operation_id=f"{prefix}_deactivate",
-        responses={204: None, **ERRORS}, tags=["partners"],
-        description="The partner gets no new leads; its history and leads stay. "
-                    "PATCH `is_active: true` brings it back.",
-    ),
+        get=extend_schema(summary="Read a partner", operation_id=f"{prefix}_retrieve",
+                          responses={200: PartnerSerializer, **READ_ERRORS}, tags=["partners"]),
+        patch=extend_schema(
+            summary="Update a partner (fields, tier, tags)", request=PartnerWriteSerializer,
+            operation_id=f"{prefix}_update",
+            responses={200: PartnerSerializer, **ERRORS}, tags=["partners"],
+            examples=[OpenApiExample("Pause for a trade fair", request_only=True,
+                                     value={"paused": True, "paused_reason": "Hannover Messe"})],
+        ),
+        delete=extend_schema(
+            summary="Deactivate a partner", operation_id=f"{prefix}_deactivate",
+            responses={204: None, **ERRORS}, tags=["partners"],
+            description="The partner gets no new leads; its history and leads stay. "
+                        "PATCH `is_active: true` brings it back.",
+        ),
     )
 
 
