@@ -8,6 +8,7 @@ from leads.models import Account, Activity, CustomField, Lead, LeadEvent, Pipeli
 from leads.services import lead_duplicate_unlink
 from partners.admin import TenantOwnedAdmin
 from tenancy.actors import Actor
+from tenancy.admin import ReadOnlyAdminMixin
 from tenancy.errors import DomainError
 
 
@@ -31,30 +32,23 @@ class AccountAdmin(TenantOwnedAdmin):
     raw_id_fields = ["owner"]
 
 
-class ActivityInline(admin.TabularInline):
+class ActivityInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Activity
     extra = 0
     fields = ["occurred_at", "kind", "author_label", "body"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class LeadEventInline(admin.TabularInline):
+class LeadEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = LeadEvent
     extra = 0
     fields = ["created_at", "kind", "actor_label", "from_status", "to_status", "data"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Lead)
-class LeadAdmin(TenantOwnedAdmin):
+class LeadAdmin(ReadOnlyAdminMixin, TenantOwnedAdmin):
+    # Leads arrive through the API, the portal and imports, which route and record them.
     list_display = ["__str__", "status", "partner", "source_kind", "country", "external_id",
                     "is_duplicate", "created_at", "tenant"]
     list_filter = ["tenant", "status", "source_kind"]
@@ -65,16 +59,6 @@ class LeadAdmin(TenantOwnedAdmin):
                        "updated_at"]
     inlines = [ActivityInline, LeadEventInline]
     actions = ["unlink_duplicates"]
-
-    def has_add_permission(self, request):
-        # Leads arrive through the API, the portal and imports, which route and record them.
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(boolean=True, description=_("duplicate"))
     def is_duplicate(self, lead):
@@ -93,19 +77,10 @@ class LeadAdmin(TenantOwnedAdmin):
 
 
 @admin.register(LeadEvent)
-class LeadEventAdmin(admin.ModelAdmin):
+class LeadEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The append-only history, for support: readable, never editable."""
 
     list_display = ["created_at", "kind", "lead", "actor_label", "from_status", "to_status",
                     "tenant"]
     list_filter = ["tenant", "kind"]
     raw_id_fields = ["lead"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

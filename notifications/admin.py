@@ -10,6 +10,7 @@ from notifications import webhooks
 from notifications.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from partners.admin import TenantOwnedAdmin
 from tenancy.actors import Actor
+from tenancy.admin import ReadOnlyAdminMixin
 from tenancy.errors import DomainError
 
 
@@ -111,23 +112,16 @@ class WebhookEndpointAdmin(TenantOwnedAdmin):
                           % {"count": len(queryset)})
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     fields = ["number", "attempted_at", "status_code", "latency_ms", "response_excerpt",
               "error", "next_attempt_at"]
     readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The delivery log, for support: readable, never editable; redeliver is the one action."""
 
     list_display = ["created_at", "event_type", "endpoint", "status", "attempts",
@@ -141,15 +135,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
     actions = ["redeliver"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description=_("Redeliver (same webhook-id)"))
     def redeliver(self, request, queryset):

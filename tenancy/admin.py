@@ -5,6 +5,20 @@ from django.utils.translation import gettext_lazy as _
 from tenancy.models import AuditEntry, Invitation, Membership, Tenant, User
 
 
+class ReadOnlyAdminMixin:
+    """History and logs (audit, lead events, deliveries): readable in the admin, never
+    added, changed or deleted there. Works for model admins and inlines alike."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
@@ -61,16 +75,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "tenant", "actor_label", "action", "object_type", "object_repr"]
     list_filter = ["tenant", "action"]
     search_fields = ["actor_label", "object_repr", "object_id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
