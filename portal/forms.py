@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from notifications.models import NotificationKind
 from partners.models import Partner
 from tenancy.models import Membership, User
 from tenancy.roles import PARTNER_ROLES, Role, roles_grantable_by
@@ -100,3 +101,15 @@ class PartnerFilterForm(forms.Form):
         self.fields["tier"].choices = [("", _("All tiers"))] + [
             (t.name, t.name) for t in Tier.objects.for_tenant(tenant)
         ]
+
+
+class NotificationPreferencesForm(forms.Form):
+    """One "send email" box per kind of notification; in-app notifications always stay on."""
+
+    def __init__(self, *args, preferences: dict[str, bool], **kwargs):
+        kwargs.setdefault("prefix", "email")
+        super().__init__(*args, **kwargs)
+        for kind in NotificationKind:
+            self.fields[kind.value] = forms.BooleanField(
+                label=kind.label, required=False, initial=preferences.get(kind.value, True)
+            )

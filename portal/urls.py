@@ -17,4 +17,15 @@ urlpatterns = [
     path("invitations/<uuid:public_id>/revoke/", views.InvitationRevokeView.as_view(),
          name="invitation-revoke"),
     path("audit/", views.AuditListView.as_view(), name="audit"),
+    path("notifications/", views.NotificationListView.as_view(), name="notifications"),
+    path("notifications/panel/", views.NotificationPanelView.as_view(),
+         name="notifications-panel"),
+    path("notifications/read-all/", views.NotificationReadAllView.as_view(),
+         name="notifications-read-all"),
+    path("notifications/<uuid:public_id>/", views.NotificationOpenView.as_view(),
+         name="notification"),
+    path("notifications/<uuid:public_id>/read/", views.NotificationReadView.as_view(),
+         name="notification-read"),
+    # Notifications link here (notifications.services._lead_link).
+    path("leads/<uuid:public_id>/", views.LeadDetailView.as_view(), name="lead"),
 ]

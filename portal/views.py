@@ -6,16 +6,36 @@ from django.db.models import Count, Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView, UpdateView, View
 from django.views.i18n import set_language
 
+from leads.selectors import (
+    TIMELINE_LIMIT,
+    lead_custom_field_values,
+    lead_timeline,
+    leads_visible_to,
+)
+from notifications.selectors import (
+    notification_email_preferences,
+    notification_get_for_user,
+    notifications_for_user,
+)
+from notifications.services import (
+    notification_mark_all_read,
+    notification_mark_read,
+    notification_preference_set,
+)
 from partners.models import Partner
 from portal.forms import (
     AcceptInvitationForm,
     InvitationForm,
     MembershipRoleForm,
+    NotificationPreferencesForm,
     PartnerFilterForm,
     ProfileForm,
 )
@@ -273,11 +293,37 @@ class AuditListView(TenantListView):
 
 
 class ProfileView(LoginRequiredMixin, UpdateView):
+    """`/me/`: name, language, time zone, and which notifications also come by email."""
+
     form_class = ProfileForm
     template_name = "portal/profile.html"
 
     def get_object(self, queryset=None):
         return self.request.user
+
+    def get_preferences_form(self) -> NotificationPreferencesForm:
+        return NotificationPreferencesForm(
+            self.request.POST if self.request.method == "POST" else None,
+            preferences=notification_email_preferences(user=self.request.user),
+        )
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("preferences_form", self.get_preferences_form())
+        return super().get_context_data(**kwargs)
+
+    def post(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        form = self.get_form()
+        preferences_form = self.get_preferences_form()
+        if form.is_valid() and preferences_form.is_valid():
+            # Only the boxes that changed are written: a kind never touched keeps no row.
+            for kind in preferences_form.changed_data:
+                notification_preference_set(user=request.user, kind=kind,
+                                            email=preferences_form.cleaned_data[kind])
+            return self.form_valid(form)
+        return self.render_to_response(
+            self.get_context_data(form=form, preferences_form=preferences_form)
+        )
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -345,3 +391,136 @@ class InvitationAcceptView(View):
             if invitation
             else False,
         }
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+# How many of the newest notifications the header's panel shows.
+NOTIFICATION_PANEL_SIZE = 8
+
+
+def _back_url(request, fallback: str) -> str:
+    """Where a plain (non-htmx) form returns to: its `next`, if that stays on this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+class NotificationListView(TenantListView):
+    """`/<slug>/notifications/`: the person's own notifications at this vendor, newest first."""
+
+    template_name = "portal/notification_list.html"
+    context_object_name = "notifications"
+    paginate_by = 25
+
+    def tenant_queryset(self):
+        return notifications_for_user(tenant=self.tenant, user=self.request.user)
+
+
+class NotificationPanelView(TenantListView):
+    """The header bell's panel (an htmx partial); a browser without htmx gets the full list."""
+
+    template_name = "portal/partials/notification_panel.html"
+    context_object_name = "notifications"
+    paginate_by = None
+
+    def tenant_queryset(self):
+        return notifications_for_user(tenant=self.tenant, user=self.request.user)
+
+    def get(self, request, *args, **kwargs):
+        if not request.htmx:
+            response = redirect("portal:notifications", tenant_slug=self.tenant.slug)
+        else:
+            response = super().get(request, *args, **kwargs)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+
+    def get_context_data(self, **kwargs):
+        kwargs["object_list"] = self.object_list[:NOTIFICATION_PANEL_SIZE]
+        return super().get_context_data(**kwargs)
+
+
+class NotificationOpenView(TenantObjectView):
+    """Following a notification marks it read and goes where it points."""
+
+    def tenant_queryset(self):
+        return notifications_for_user(tenant=self.tenant, user=self.request.user)
+
+    def get(self, request, *args, **kwargs):
+        notification = self.get_object()
+        notification_mark_read(notification=notification)
+        link = notification.link
+        if not link or not url_has_allowed_host_and_scheme(
+            link, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            link = reverse("portal:notifications", args=[self.tenant.slug])
+        return HttpResponseRedirect(link)
+
+
+class NotificationReadView(TenantActionView):
+    """Mark one notification read: htmx swaps the item (and the count); a form goes back."""
+
+    def post(self, request, *args, **kwargs):
+        notification = notification_get_for_user(
+            tenant=self.tenant, user=request.user, public_id=kwargs["public_id"]
+        )
+        notification_mark_read(notification=notification)
+        if request.htmx:
+            return render(request, "portal/partials/notification_item.html", {
+                "notification": notification, "tenant": self.tenant, "count_oob": True,
+            })
+        return redirect(_back_url(request, reverse("portal:notifications",
+                                                   args=[self.tenant.slug])))
+
+
+class NotificationReadAllView(TenantActionView):
+    """Mark all of the person's notifications at this vendor read."""
+
+    def post(self, request, *args, **kwargs):
+        count = notification_mark_all_read(tenant=self.tenant, recipient=request.user)
+        if request.htmx:
+            return render(request, "portal/partials/notification_panel.html", {
+                "notifications": notifications_for_user(
+                    tenant=self.tenant, user=request.user)[:NOTIFICATION_PANEL_SIZE],
+                "tenant": self.tenant,
+            })
+        messages.success(request, ngettext(
+            "%(count)d notification marked as read.", "%(count)d notifications marked as read.",
+            count) % {"count": count})
+        return redirect(_back_url(request, reverse("portal:notifications",
+                                                   args=[self.tenant.slug])))
+
+
+# --- leads ------------------------------------------------------------------------------------
+
+class LeadDetailView(TenantObjectView):
+    """`/<slug>/leads/<id>/`: one lead, read-only. Vendor roles see every lead of the vendor,
+    partner roles only their own partner's (another lead answers 404, as if it did not exist).
+    """
+
+    required_perm = Perm.VIEW_LEADS
+    template_name = "portal/lead_detail.html"
+    context_object_name = "lead"
+
+    def tenant_queryset(self):
+        return leads_visible_to(membership=self.membership).select_related(
+            "account", "account__owner", "partner", "stage", "duplicate_of"
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        lead = self.object
+        visible = self.get_queryset()
+        # The earlier lead is linked only if this member may open it.
+        context["duplicate_of_visible"] = bool(
+            lead.duplicate_of_id and visible.filter(pk=lead.duplicate_of_id).exists()
+        )
+        context["duplicates"] = visible.filter(duplicate_of=lead).order_by("created_at")[:20]
+        context["custom_fields"] = lead_custom_field_values(tenant=self.tenant, lead=lead)
+        context["activities"] = lead.activities.all()[:TIMELINE_LIMIT]
+        context["timeline"] = lead_timeline(lead=lead)
+        context["timeline_limit"] = TIMELINE_LIMIT
+        return context

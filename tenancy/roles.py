@@ -30,6 +30,9 @@ class Perm(models.TextChoices):
     MANAGE_MEMBERS = "manage_members", _("Invite members and change roles")
     GRANT_OWNER = "grant_owner", _("Grant the owner role")
     VIEW_AUDIT = "view_audit", _("Read the audit log")
+    # Every member reads leads; partner roles only their own partner's (leads/selectors.py).
+    VIEW_LEADS = "view_leads", _("Read leads")
+    VIEW_ALL_LEADS = "view_all_leads", _("Read every lead of the vendor")
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -42,6 +45,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_MEMBERS,
             Perm.GRANT_OWNER,
             Perm.VIEW_AUDIT,
+            Perm.VIEW_LEADS,
+            Perm.VIEW_ALL_LEADS,
         }
     ),
     Role.CHANNEL_MANAGER: frozenset(
@@ -52,11 +57,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_MEMBERS,
             Perm.MANAGE_MEMBERS,
             Perm.VIEW_AUDIT,
+            Perm.VIEW_LEADS,
+            Perm.VIEW_ALL_LEADS,
         }
     ),
-    Role.ANALYST: frozenset({Perm.VIEW_PORTAL, Perm.VIEW_PARTNERS, Perm.VIEW_MEMBERS}),
-    Role.PARTNER_ADMIN: frozenset({Perm.VIEW_PORTAL, Perm.VIEW_MEMBERS, Perm.MANAGE_MEMBERS}),
-    Role.PARTNER_REP: frozenset({Perm.VIEW_PORTAL}),
+    Role.ANALYST: frozenset(
+        {Perm.VIEW_PORTAL, Perm.VIEW_PARTNERS, Perm.VIEW_MEMBERS, Perm.VIEW_LEADS,
+         Perm.VIEW_ALL_LEADS}
+    ),
+    Role.PARTNER_ADMIN: frozenset(
+        {Perm.VIEW_PORTAL, Perm.VIEW_MEMBERS, Perm.MANAGE_MEMBERS, Perm.VIEW_LEADS}
+    ),
+    Role.PARTNER_REP: frozenset({Perm.VIEW_PORTAL, Perm.VIEW_LEADS}),
 }
 
 

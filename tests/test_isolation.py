@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from notifications.models import WebhookDelivery, WebhookEndpoint
+from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from notifications.webhooks import secret_new
 from tenancy.roles import Role
 from tenancy.services import invitation_create
@@ -102,6 +102,15 @@ REGISTRY: dict[str, Entry] = {
     "portal:invitations": Entry(TENANT, _slug),
     "portal:invitation-revoke": Entry(TENANT, _invitation),
     "portal:audit": Entry(TENANT, _slug),
+    "portal:notifications": Entry(TENANT, _slug),
+    "portal:notifications-panel": Entry(TENANT, _slug),
+    "portal:notifications-read-all": Entry(TENANT, _slug),
+    "portal:notification": Entry(TENANT, lambda w: {
+        "tenant_slug": w["b"].slug, "public_id": w["notification_b"].public_id}),
+    "portal:notification-read": Entry(TENANT, lambda w: {
+        "tenant_slug": w["b"].slug, "public_id": w["notification_b"].public_id}),
+    "portal:lead": Entry(TENANT, lambda w: {
+        "tenant_slug": w["b"].slug, "public_id": w["lead_b"].public_id}),
     # B's invitation link, opened by A's signed-in member (another address): refused, no data.
     "invitation_accept": Entry(USER, lambda w: {"token": w["invitation_b_token"]}, (403,)),
     "start": Entry(USER, expect=(200, 302)),
@@ -192,7 +201,15 @@ def world(db, vendor_a, vendor_b):
     LeadFactory(tenant=vendor_b, duplicate_of=lead_b, external_id="B-DUP")
     # A's own objects with the same shape, so "A's slug + B's id" is a real cross-object probe.
     PartnerFactory(tenant=vendor_a)
-    LeadFactory(tenant=vendor_a)
+    lead_a = LeadFactory(tenant=vendor_a)
+    notification_b = Notification.objects.create(
+        tenant=vendor_b, recipient=owner_b.user, kind="lead_held", lead=lead_b,
+        text="Bravo secret notification", link=f"/{vendor_b.slug}/leads/{lead_b.public_id}/",
+        dedupe_key="isolation-b")
+    Notification.objects.create(
+        tenant=vendor_a, recipient=owner_a.user, kind="lead_held", lead=lead_a,
+        text="Alpha notification", link=f"/{vendor_a.slug}/leads/{lead_a.public_id}/",
+        dedupe_key="isolation-a")
     _key, secret_a = api_key_for(vendor_a)
     endpoint_b = WebhookEndpoint.objects.create(
         tenant=vendor_b, url="https://bravo-secret-crm.example/hooks", secret=secret_new())
@@ -200,7 +217,7 @@ def world(db, vendor_a, vendor_b):
         tenant=vendor_b, endpoint=endpoint_b, event_type="webhook.test", msg_id="test_bravo",
         payload={"type": "webhook.test"}, status="delivered")
     return {
-        "lead_b": lead_b, "api_secret_a": secret_a,
+        "lead_b": lead_b, "api_secret_a": secret_a, "notification_b": notification_b,
         "endpoint_b": endpoint_b, "delivery_b": delivery_b,
         "a": vendor_a, "b": vendor_b, "owner_a": owner_a, "partner_b": partner_b,
         "member_b": member_b, "invitation_b": invitation_b, "invitation_b_token": token,
@@ -214,6 +231,7 @@ def _b_markers(world) -> list[str]:
         world["invitation_b"].email, str(world["lead_b"].public_id),
         world["lead_b"].company_name, world["lead_b"].contact_email,
         world["endpoint_b"].url, str(world["endpoint_b"].public_id),
+        world["notification_b"].text, str(world["notification_b"].public_id),
         world["endpoint_b"].secret, str(world["delivery_b"].public_id),
     ]
 
@@ -233,6 +251,7 @@ def _b_state(world):
         LeadEvent.objects.for_tenant(b).count(), Activity.objects.for_tenant(b).count(),
         sorted(WebhookEndpoint.objects.for_tenant(b).values_list(
             "pk", "url", "secret", "is_active", "event_types", "updated_at")),
+        sorted(Notification.objects.for_tenant(b).values_list("pk", "read_at")),
         sorted(WebhookDelivery.objects.for_tenant(b).values_list(
             "pk", "status", "next_attempt_at", "attempts")),
     )
