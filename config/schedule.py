@@ -12,6 +12,8 @@ IDEMPOTENCY_PURGE_INTERVAL_S = 3600
 OUTBOX_DRAIN_INTERVAL_S = 5
 WEBHOOK_SEND_INTERVAL_S = 5
 EMAIL_SEND_INTERVAL_S = 10
+# Leads still in `received` (a bulk create whose routing task was lost, a routing error).
+ROUTE_PENDING_INTERVAL_S = 15
 
 BEAT_SCHEDULE = {
     "heartbeat": {
@@ -40,5 +42,10 @@ BEAT_SCHEDULE = {
         "task": "notifications.emails_send",
         "schedule": float(EMAIL_SEND_INTERVAL_S),
         "options": {"expire_seconds": int(EMAIL_SEND_INTERVAL_S * 1.5)},
+    },
+    "route-pending": {
+        "task": "routing.leads_route_pending",
+        "schedule": float(ROUTE_PENDING_INTERVAL_S),
+        "options": {"expire_seconds": int(ROUTE_PENDING_INTERVAL_S * 1.5)},
     },
 }

@@ -1,5 +1,8 @@
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from tenancy.models import TenantOwned
 
 
 class Heartbeat(models.Model):
@@ -19,3 +22,25 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SlaPolicy(TenantOwned):
+    """How long a partner has to answer an offer, and what happens then (the steps come with
+    the escalation sweeper). Routing rules name the policy their offers run under."""
+
+    name = models.CharField(_("name"), max_length=100)
+    is_default = models.BooleanField(_("tenant default"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="sla_policy_name"),
+            models.UniqueConstraint(fields=["tenant"], name="sla_policy_one_default",
+                                    condition=models.Q(is_default=True)),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

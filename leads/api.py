@@ -12,6 +12,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
     inline_serializer,
 )
@@ -32,6 +33,9 @@ from leads.models import (
     PipelineStage,
     SourceKind,
 )
+from routing.models import OfferStatus
+from routing.selectors import current_offers, lead_current_offers
+from routing.services import lead_intake, leads_route_soon
 
 COUNTRY = r"^[A-Z]{2}$"
 REGION = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
@@ -191,6 +195,17 @@ class AccountRefSerializer(serializers.Serializer):
     protected_until = serializers.DateTimeField(allow_null=True)
 
 
+class OfferSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    partner = PartnerRefSerializer()
+    status = serializers.ChoiceField(choices=OfferStatus.choices)
+    is_pool = serializers.BooleanField(help_text="Offered to several partners at once; the "
+                                                 "first acceptance wins.")
+    offered_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    responded_at = serializers.DateTimeField(allow_null=True)
+
+
 class LeadSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id")
     external_id = serializers.CharField(allow_null=True)
@@ -227,11 +242,22 @@ class LeadSerializer(serializers.Serializer):
                                   help_text="Key of the pipeline stage, if any.")
     is_duplicate = serializers.BooleanField()
     duplicate_of = serializers.UUIDField(source="duplicate_of.public_id", allow_null=True)
+    offers = serializers.SerializerMethodField(
+        help_text="The open offer (several in an open pool) or the accepted one.")
+    accepted_at = serializers.DateTimeField(allow_null=True)
     won_value = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
     closed_on = serializers.DateField(allow_null=True)
     lost_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+    @extend_schema_field(OfferSerializer(many=True))
+    def get_offers(self, lead):
+        offers = getattr(lead, "current_offers", None)
+        if offers is None:  # not prefetched (a webhook payload, a single read)
+            offers = lead_current_offers(lead=lead)
+        return OfferSerializer(offers, many=True).data
 
 
 class ActivitySerializer(serializers.Serializer):
@@ -391,7 +417,7 @@ class _LeadBase(TenantAPIView):
     def tenant_queryset(self):
         return Lead.objects.select_related(
             "account", "account__owner", "partner", "stage", "duplicate_of"
-        )
+        ).prefetch_related(current_offers())
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
@@ -433,7 +459,8 @@ class LeadListCreateView(_LeadBase):
         fields = _reused(LeadWriteSerializer, self.get_serializer_context()).run_validation(
             request.data
         )
-        lead = services.lead_create(tenant=self.tenant, fields=fields, actor=self.actor)
+        lead = lead_intake(tenant=self.tenant, fields=fields, actor=self.actor)
+        lead = self.get_queryset().get(pk=lead.pk)  # with its offers
         return Response(_reused(LeadSerializer).to_representation(lead),
                         status=status.HTTP_201_CREATED,
                         headers={"Location": f"/api/v1/leads/{lead.public_id}/"})
@@ -474,6 +501,8 @@ class LeadBulkCreateView(_LeadBase):
         outcomes = services.lead_create_bulk(
             tenant=self.tenant, items=[fields for _i, fields in valid], actor=self.actor
         )
+        leads_route_soon(lead_ids=[o.lead.pk for o in outcomes
+                                   if o.lead is not None and o.lead.status == LeadStatus.RECEIVED])
         for (index, _fields), outcome in zip(valid, outcomes, strict=True):
             if outcome.error is not None:
                 results[index] = {"index": index, "status": 409, "errors": [

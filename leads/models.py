@@ -214,6 +214,7 @@ class Lead(TenantOwned):
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
     )
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     won_value = models.DecimalField(
         _("order value"), max_digits=14, decimal_places=2, null=True, blank=True
     )
@@ -302,6 +303,18 @@ class LeadEventKind(models.TextChoices):
     ACTIVITY_LOGGED = "activity_logged", _("Activity logged")
     WON = "won", _("Won")
     LOST = "lost", _("Lost")
+    # Routing (routing/services.py).
+    OFFERED = "offered", _("Offered")
+    UNASSIGNED = "unassigned", _("No eligible partner")
+    IN_REVIEW = "in_review", _("Waiting for pre-qualification")
+    REVIEW_PASSED = "review_passed", _("Released from pre-qualification")
+    REJECTED = "rejected", _("Rejected")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    RELEASED = "released", _("Released by partner")
+    REASSIGNED = "reassigned", _("Reassigned by hand")
+    REGISTERED = "registered", _("Registered by partner")
+    CONFLICT = "conflict", _("Registration conflict")
 
 
 class CurrentTransactionId(models.Func):

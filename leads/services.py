@@ -257,7 +257,7 @@ def _event(lead: Lead, kind: str, actor: Actor, *, from_status: str = "", to_sta
     )
 
 
-def _event_write(lead: Lead, kind: str, actor: Actor, **fields) -> LeadEvent:
+def event_write(lead: Lead, kind: str, actor: Actor, **fields) -> LeadEvent:
     """Save the event (the outbox row, in the caller's transaction) and ask for a drain."""
     event = _event(lead, kind, actor, **fields)
     event.save()
@@ -501,7 +501,7 @@ def _earliest_leads_many(tenant: Tenant, email_keys: set[str], account_ids: set[
 
 # --- changing leads ---------------------------------------------------------------------------
 
-def _lead_lock(lead: Lead) -> Lead:
+def lead_lock(lead: Lead) -> Lead:
     """The lead's row, locked until the transaction ends (callers are inside atomic())."""
     return Lead.objects.select_for_update(of=("self",)).get(pk=lead.pk)
 
@@ -516,7 +516,7 @@ def lead_update(*, lead: Lead, changes: dict, actor: Actor) -> Lead:
     """Change the lead's descriptive fields (not its state). One `updated` event lists
     every changed field with its old and new value; no change writes nothing."""
     with transaction.atomic():
-        current = _lead_lock(lead)
+        current = lead_lock(lead)
         if current.status in CLOSED_STATUSES and set(changes) - {"custom_fields"}:
             raise Conflict(_("This lead is closed; only custom fields can change."),
                            code="lead_closed")
@@ -564,7 +564,7 @@ def lead_update(*, lead: Lead, changes: dict, actor: Actor) -> Lead:
                     % {"id": current.external_id}, code="external_id_taken",
                 ) from None
             raise
-        _event_write(current, LeadEventKind.UPDATED, actor, from_status=current.status,
+        event_write(current, LeadEventKind.UPDATED, actor, from_status=current.status,
                      to_status=current.status, data={"changes": diff})
     return current
 
@@ -580,7 +580,7 @@ def _require_pipeline(lead: Lead) -> None:
 
 def lead_stage_change(*, lead: Lead, stage: PipelineStage, actor: Actor) -> Lead:
     with transaction.atomic():
-        current = _lead_lock(lead)
+        current = lead_lock(lead)
         _require_pipeline(current)
         if stage.tenant_id != current.tenant_id:
             raise DomainError(_("This stage belongs to another vendor."))
@@ -595,7 +595,7 @@ def lead_stage_change(*, lead: Lead, stage: PipelineStage, actor: Actor) -> Lead
             body=f"{before.name if before else '–'} → {stage.name}", author=actor.user,
             author_label=actor.label[:254], occurred_at=current.updated_at,
         )
-        _event_write(current, LeadEventKind.STAGE_CHANGED, actor, from_status=current.status,
+        event_write(current, LeadEventKind.STAGE_CHANGED, actor, from_status=current.status,
                      to_status=current.status,
                      data={"from_stage": before.key if before else None, "to_stage": stage.key})
     return current
@@ -605,7 +605,7 @@ def lead_mark_won(
     *, lead: Lead, order_value: decimal.Decimal, closed_on: datetime.date, actor: Actor
 ) -> Lead:
     with transaction.atomic():
-        current = _lead_lock(lead)
+        current = lead_lock(lead)
         _require_pipeline(current)
         previous = current.status
         current.status = LeadStatus.WON
@@ -613,7 +613,7 @@ def lead_mark_won(
         current.closed_on = closed_on
         current.updated_at = timezone.now()
         current.save(update_fields=["status", "won_value", "closed_on", "updated_at"])
-        _event_write(current, LeadEventKind.WON, actor, from_status=previous,
+        event_write(current, LeadEventKind.WON, actor, from_status=previous,
                      to_status=current.status,
                      data={"order_value": str(order_value), "closed_on": closed_on.isoformat()})
     return current
@@ -621,7 +621,7 @@ def lead_mark_won(
 
 def lead_mark_lost(*, lead: Lead, reason: str, closed_on: datetime.date, actor: Actor) -> Lead:
     with transaction.atomic():
-        current = _lead_lock(lead)
+        current = lead_lock(lead)
         _require_pipeline(current)
         previous = current.status
         current.status = LeadStatus.LOST
@@ -629,7 +629,7 @@ def lead_mark_lost(*, lead: Lead, reason: str, closed_on: datetime.date, actor: 
         current.closed_on = closed_on
         current.updated_at = timezone.now()
         current.save(update_fields=["status", "lost_reason", "closed_on", "updated_at"])
-        _event_write(current, LeadEventKind.LOST, actor, from_status=previous,
+        event_write(current, LeadEventKind.LOST, actor, from_status=previous,
                      to_status=current.status,
                      data={"reason": reason, "closed_on": closed_on.isoformat()})
     return current
@@ -643,7 +643,7 @@ def activity_log(
         raise DomainError(_("Change the stage itself; its activity is logged with it."),
                           code="invalid_kind")
     with transaction.atomic():
-        current = _lead_lock(lead)
+        current = lead_lock(lead)
         activity = Activity.objects.create(
             tenant_id=current.tenant_id, lead=current, kind=kind, body=body,
             author=actor.user, author_label=actor.label[:254],
@@ -651,7 +651,7 @@ def activity_log(
         )
         current.updated_at = timezone.now()
         current.save(update_fields=["updated_at"])
-        _event_write(current, LeadEventKind.ACTIVITY_LOGGED, actor, from_status=current.status,
+        event_write(current, LeadEventKind.ACTIVITY_LOGGED, actor, from_status=current.status,
                      to_status=current.status,
                      data={"activity": str(activity.public_id), "kind": kind})
     return activity
@@ -660,13 +660,13 @@ def activity_log(
 def lead_duplicate_unlink(*, lead: Lead, actor: Actor) -> Lead:
     """A manager says the lead is not a duplicate after all: the link and flag go."""
     with transaction.atomic():
-        current = _lead_lock(lead)
+        current = lead_lock(lead)
         if current.duplicate_of_id is None:
             raise Conflict(_("This lead is not marked as a duplicate."), code="not_a_duplicate")
         earlier = Lead.objects.only("public_id").get(pk=current.duplicate_of_id)
         current.duplicate_of = None
         current.updated_at = timezone.now()
         current.save(update_fields=["duplicate_of", "updated_at"])
-        _event_write(current, LeadEventKind.DUPLICATE_UNLINKED, actor, from_status=current.status,
+        event_write(current, LeadEventKind.DUPLICATE_UNLINKED, actor, from_status=current.status,
                      to_status=current.status, data={"was_duplicate_of": str(earlier.public_id)})
     return current

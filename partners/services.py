@@ -10,7 +10,7 @@ from partners.models import Partner, PartnerTag, Tag, Tier
 from tenancy.actors import Actor
 from tenancy.errors import DomainError
 from tenancy.models import Tenant
-from tenancy.services import audit_record
+from tenancy.services import audit_record, tenant_config_bump
 
 PARTNER_INPUT_FIELDS = (
     "name", "external_id", "tier", "capacity", "routing_weight", "is_active", "paused",
@@ -126,6 +126,8 @@ def partner_tags_set(*, partner: Partner, labels: list[str], actor: Actor,
             [PartnerTag(tenant_id=partner.tenant_id, partner=partner, tag=tag)
              for tag in tags if tag.pk not in have]
         )
+        # bulk_create sends no signal: say so, routing reads tags.
+        tenant_config_bump(tenant_id=partner.tenant_id)
         after = sorted(str(tag) for tag in tags)
         if audit and before != after:
             audit_record(tenant=partner.tenant, actor=actor.user, actor_label=actor.label,

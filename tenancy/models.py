@@ -137,6 +137,10 @@ class Tenant(models.Model):
         _("leads need recorded consent"), default=False,
         help_text=_("Leads without a legal basis are held instead of routed."),
     )
+    protection_days = models.PositiveSmallIntegerField(
+        _("protection period (days)"), default=90,
+        help_text=_("How long a partner-registered account stays with that partner."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     # Bumped whenever the vendor's configuration (custom fields, and later rules and

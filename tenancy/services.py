@@ -12,6 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, models, transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -47,6 +48,12 @@ def audit_record(
         before=before or {},
         after=after or {},
     )
+
+
+def tenant_config_bump(*, tenant_id: int) -> None:
+    """The vendor's configuration changed: processes drop what they cached from it
+    (custom fields, compiled routing rules and partners) on their next read."""
+    Tenant.objects.filter(pk=tenant_id).update(config_version=F("config_version") + 1)
 
 
 # --- users ------------------------------------------------------------------------------------

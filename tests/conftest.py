@@ -36,8 +36,11 @@ def _fresh_config_caches():
     """Rolled-back tests can reuse a tenant's primary key with the same config_version:
     start each test with empty per-process configuration caches."""
     from leads import services as lead_services
+    from routing import inputs as routing_inputs
 
     lead_services._custom_fields_cache.clear()
+    routing_inputs._config_cache.clear()
+    routing_inputs._performance_cache.clear()
 
 
 @pytest.fixture
