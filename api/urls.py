@@ -4,6 +4,7 @@ from leads import api as leads_api
 from leads import feed as leads_feed
 from notifications import api as notifications_api
 from partners import api as partners_api
+from routing import api as routing_api
 
 app_name = "api"
 
@@ -21,6 +22,16 @@ urlpatterns = [
     path("leads/<uuid:id>/lost/", leads_api.LeadLostView.as_view(), name="lead-lost"),
     path("leads/<uuid:id>/unlink-duplicate/", leads_api.LeadUnlinkDuplicateView.as_view(),
          name="lead-unlink-duplicate"),
+    path("leads/<uuid:id>/decisions/", routing_api.LeadDecisionListView.as_view(),
+         name="lead-decisions"),
+    path("leads/<uuid:id>/reassign/", routing_api.LeadReassignView.as_view(),
+         name="lead-reassign"),
+    path("leads/<uuid:id>/route/", routing_api.LeadRouteView.as_view(), name="lead-route"),
+    path("leads/<uuid:id>/review/release/", routing_api.LeadReviewReleaseView.as_view(),
+         name="lead-review-release"),
+    path("leads/<uuid:id>/reject/", routing_api.LeadRejectView.as_view(), name="lead-reject"),
+    path("leads/<uuid:id>/resolve-conflict/", routing_api.LeadConflictResolveView.as_view(),
+         name="lead-resolve-conflict"),
     path("partners/", partners_api.PartnerListCreateView.as_view(), name="partners"),
     path("partners/by-external-id/<path:external_id>/",
          partners_api.PartnerByExternalIdView.as_view(), name="partner-by-external-id"),

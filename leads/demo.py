@@ -48,6 +48,9 @@ NORTHWIND_LEADS = [
      "https://www.berger-maschinenbau.de", "DE", "DE-BY", "manufacturing", "", {}),
     ("DEMO-1007", "Emily Carter", "emily.carter@carter-foods.com", "Carter Foods Inc.",
      "carter-foods.com", "US", "US-CA", "food-beverage", "27000", {"deployment": "cloud"}),
+    # No rule covers France: it waits for a manager's pre-qualification.
+    ("DEMO-1009", "Claire Dubois", "c.dubois@dubois-conseil.fr", "Dubois Conseil",
+     "dubois-conseil.fr", "FR", "", "professional-services", "12000", {}),
 ]
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from leads.models import (
@@ -19,6 +19,7 @@ from leads.models import (
     SourceKind,
 )
 from leads.services import custom_fields_for
+from routing.models import Offer, OfferStatus
 from tenancy.models import Membership, Tenant
 from tenancy.roles import Perm, role_has_perm
 
@@ -27,14 +28,23 @@ TIMELINE_LIMIT = 100
 
 
 def leads_visible_to(*, membership: Membership) -> QuerySet[Lead]:
-    """Vendor roles see every lead of the vendor; partner roles only the leads their partner
-    holds now (a lead that moved to another partner is gone from their view)."""
+    """Vendor roles see every lead of the vendor; partner roles the leads their partner holds
+    now or has an open offer for (a lead that moved on is gone from their view)."""
     leads = Lead.objects.for_tenant(membership.tenant)
     if role_has_perm(membership.role, Perm.VIEW_ALL_LEADS):
         return leads
     if membership.partner_id is None:
         return leads.none()
-    return leads.filter(partner_id=membership.partner_id)
+    offered = Offer.objects.filter(tenant_id=membership.tenant_id,
+                                   partner_id=membership.partner_id,
+                                   status=OfferStatus.OPEN).values("lead_id")
+    return leads.filter(Q(partner_id=membership.partner_id) | Q(pk__in=offered))
+
+
+def lead_contact_hidden(*, lead: Lead, membership: Membership) -> bool:
+    """Before accepting, a partner sees the inquiry but not who made it."""
+    return (not role_has_perm(membership.role, Perm.VIEW_ALL_LEADS)
+            and lead.partner_id != membership.partner_id)
 
 
 @dataclass(frozen=True)

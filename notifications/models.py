@@ -21,6 +21,10 @@ class NotificationKind(models.TextChoices):
     LEAD_WON = "lead_won", _("A lead was won")
     LEAD_LOST = "lead_lost", _("A lead was lost")
     WEBHOOK_DISABLED = "webhook_disabled", _("A webhook endpoint was disabled")
+    LEAD_OFFERED = "lead_offered", _("A lead is offered to my partner")
+    LEAD_UNASSIGNED = "lead_unassigned", _("A lead found no eligible partner")
+    LEAD_IN_REVIEW = "lead_in_review", _("A lead waits for pre-qualification")
+    LEAD_CONFLICT = "lead_conflict", _("A partner registration conflicts")
 
 
 class EmailStatus(models.TextChoices):

@@ -136,15 +136,41 @@ def _lead_link(lead: Lead) -> str:
     return f"/{lead.tenant.slug}/leads/{lead.public_id}/"
 
 
+def partner_users(tenant_id: int, partner_ids) -> list[User]:
+    """The active people working for these partners at this vendor (admins and reps)."""
+    return [m.user for m in Membership.objects.filter(
+        tenant_id=tenant_id, partner_id__in=list(partner_ids), user__is_active=True
+    ).select_related("user")]
+
+
+# Lead events managers hear about, and the notification kind each becomes.
+MANAGER_EVENT_KINDS = {
+    LeadEventKind.WON: NotificationKind.LEAD_WON,
+    LeadEventKind.LOST: NotificationKind.LEAD_LOST,
+    LeadEventKind.UNASSIGNED: NotificationKind.LEAD_UNASSIGNED,
+    LeadEventKind.IN_REVIEW: NotificationKind.LEAD_IN_REVIEW,
+    LeadEventKind.CONFLICT: NotificationKind.LEAD_CONFLICT,
+}
+
+
 def _notifications_for_event(event: LeadEvent) -> list[Notification]:
     lead = event.lead
-    kind = None
+    if event.kind in (LeadEventKind.OFFERED, LeadEventKind.REASSIGNED):
+        # The partners the lead is now offered to; the event names them.
+        from partners.models import Partner
+
+        public_ids = [p["id"] for p in (event.data or {}).get("partners", [])]
+        partner_ids = Partner.objects.filter(
+            tenant_id=event.tenant_id, public_id__in=public_ids).values_list("pk", flat=True)
+        return [
+            notification_build(tenant=event.tenant, recipient=user,
+                               kind=NotificationKind.LEAD_OFFERED, lead=lead,
+                               link=_lead_link(lead), dedupe_key=f"event:{event.pk}")
+            for user in partner_users(event.tenant_id, partner_ids)
+        ]
+    kind = MANAGER_EVENT_KINDS.get(event.kind)
     if event.kind == LeadEventKind.CREATED and event.to_status == "held":
         kind = NotificationKind.LEAD_HELD
-    elif event.kind == LeadEventKind.WON:
-        kind = NotificationKind.LEAD_WON
-    elif event.kind == LeadEventKind.LOST:
-        kind = NotificationKind.LEAD_LOST
     if kind is None:
         return []
     return [
@@ -162,6 +188,17 @@ def _text(kind: str, lead: Lead | None, extra: dict) -> str:
         return _("Lead “%(lead)s” was won.") % {"lead": name}
     if kind == NotificationKind.LEAD_LOST:
         return _("Lead “%(lead)s” was lost.") % {"lead": name}
+    if kind == NotificationKind.LEAD_OFFERED:
+        return _("New lead for you: “%(lead)s”. Accept or decline it.") % {
+            "lead": lead.company_name or _("a prospect") if lead else ""}
+    if kind == NotificationKind.LEAD_UNASSIGNED:
+        return _("Lead “%(lead)s” found no eligible partner and waits in the unassigned "
+                 "queue.") % {"lead": name}
+    if kind == NotificationKind.LEAD_IN_REVIEW:
+        return _("Lead “%(lead)s” waits for your pre-qualification.") % {"lead": name}
+    if kind == NotificationKind.LEAD_CONFLICT:
+        return _("A partner registered “%(lead)s”, which conflicts with an existing lead or "
+                 "protection.") % {"lead": name}
     if kind == NotificationKind.WEBHOOK_DISABLED:
         return _("Webhook endpoint %(url)s was disabled after failing for 24 hours.") % {
             "url": extra.get("url", "")}

@@ -16,6 +16,7 @@ from django.views.i18n import set_language
 
 from leads.selectors import (
     TIMELINE_LIMIT,
+    lead_contact_hidden,
     lead_custom_field_values,
     lead_timeline,
     leads_visible_to,
@@ -523,4 +524,5 @@ class LeadDetailView(TenantObjectView):
         context["activities"] = lead.activities.all()[:TIMELINE_LIMIT]
         context["timeline"] = lead_timeline(lead=lead)
         context["timeline_limit"] = TIMELINE_LIMIT
+        context["contact_hidden"] = lead_contact_hidden(lead=lead, membership=self.membership)
         return context

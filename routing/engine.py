@@ -108,11 +108,21 @@ def rule_match(lead: LeadFacts, rules: Sequence[RuleFacts]) -> tuple[RuleFacts |
     tried = []
     for rule in rules:
         failed = next((c for c in rule.conditions if not c.holds(lead.fields)), None)
+        if failed is None and rule.strategy == "named_accounts" and _named_partner(
+                rule, lead) is None:
+            # A named-accounts rule speaks only for its accounts; other leads go on.
+            tried.append([rule.id, "named_account"])
+            continue
         if failed is None:
             tried.append([rule.id, "match"])
             return rule, tried
         tried.append([rule.id, failed.field])
     return None, tried
+
+
+def _named_partner(rule: RuleFacts, lead: LeadFacts) -> int | None:
+    return (lead.account_crm_id and rule.named_crm_ids.get(lead.account_crm_id)) or (
+        lead.account_domain and rule.named_domains.get(lead.account_domain)) or None
 
 
 def skip_reason(partner: PartnerFacts | None, *, today: datetime.date, excluded: frozenset[int],
@@ -183,9 +193,8 @@ def decide(
     skipped: list[list] = []
     chosen: list[int] = []
     if rule.strategy == "named_accounts":
-        named = (lead.account_crm_id and rule.named_crm_ids.get(lead.account_crm_id)) or (
-            lead.account_domain and rule.named_domains.get(lead.account_domain))
-        if not named:
+        named = _named_partner(rule, lead)
+        if named is None:
             trace["named"] = None
         else:
             reason = skip_reason(partners.get(named), today=today, excluded=excluded, live=live,

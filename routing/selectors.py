@@ -35,8 +35,13 @@ SKIP_LABELS = {
     engine.SKIP_CAPACITY: gettext_lazy("at capacity"),
     engine.SKIP_SHARE_CAP: gettext_lazy("over its share cap"),
     engine.SKIP_UNKNOWN: gettext_lazy("no longer exists"),
-    "tags": gettext_lazy("lacks required tags"),
-    "tier": gettext_lazy("below the minimum tier"),
+}
+
+
+STATIC_LABELS = {
+    "tags": gettext_lazy("required tags"),
+    "tier": gettext_lazy("minimum tier"),
+    "inactive": gettext_lazy("inactive"),
 }
 
 
@@ -76,9 +81,8 @@ def decision_explain(*, decision: Decision) -> dict:
                      else _("Rule “%(rule)s” did not match (%(field)s).")
                      % {"rule": name, "field": result})
     if trace.get("static"):
-        lines.append(", ".join(
-            ngettext("%(n)d partner %(reason)s", "%(n)d partners %(reason)s", n)
-            % {"n": n, "reason": _skip_label(reason)} for reason, n in trace["static"].items()))
+        lines.append(_("Ruled out by the rule's requirements: %(list)s.") % {"list": ", ".join(
+            f"{STATIC_LABELS.get(reason, reason)}: {n}" for reason, n in trace["static"].items())})
     for partner_id, reason in trace.get("skipped", []):
         lines.append(_("Skipped %(partner)s: %(reason)s.")
                      % {"partner": names.get(partner_id, partner_id),
@@ -115,14 +119,22 @@ def decision_why(*, decision: Decision) -> str:
                         "Offered to %(n)d partners at once: the first to accept gets it.",
                         eligible) % {"n": eligible}
     rule = decision.rule.name if decision.rule_id and decision.rule else ""
-    match = _("It matches “%(rule)s”.") % {"rule": rule} if rule else ""
     if strategy == "round_robin":
-        turn = ngettext("your turn in the rotation (you were the only eligible partner)",
-                        "your turn in the rotation among %(n)d eligible partners", eligible)
+        text = ngettext(
+            "It matches “%(rule)s”, and it was your turn in the rotation (you were the only "
+            "eligible partner).",
+            "It matches “%(rule)s”, and it was your turn in the rotation among %(n)d eligible "
+            "partners.", eligible)
     elif strategy == "performance":
-        turn = ngettext("your share by performance (you were the only eligible partner)",
-                        "your share by performance among %(n)d eligible partners", eligible)
+        text = ngettext(
+            "It matches “%(rule)s”, and your performance earned it (you were the only "
+            "eligible partner).",
+            "It matches “%(rule)s”, and your performance earned it among %(n)d eligible "
+            "partners.", eligible)
     else:
-        turn = ngettext("your weighted share (you were the only eligible partner)",
-                        "your weighted share among %(n)d eligible partners", eligible)
-    return f"{match} " + _("It was %(turn)s.") % {"turn": turn % {"n": eligible}}
+        text = ngettext(
+            "It matches “%(rule)s”, and it was your weighted turn (you were the only eligible "
+            "partner).",
+            "It matches “%(rule)s”, and it was your weighted turn among %(n)d eligible "
+            "partners.", eligible)
+    return text % {"rule": rule, "n": eligible}

@@ -134,6 +134,9 @@ def demo_seed() -> dict[str, int]:
     from leads.demo import demo_leads_seed
 
     demo_leads_seed(northwind=northwind)
+    from routing.demo import demo_routing_seed
+
+    demo_routing_seed(northwind=northwind)
     return {
         "tenants": len(tenants),
         "leads": Lead.objects.filter(tenant__in=tenants.values()).count(),
