@@ -502,8 +502,10 @@ def _earliest_leads_many(tenant: Tenant, email_keys: set[str], account_ids: set[
 # --- changing leads ---------------------------------------------------------------------------
 
 def lead_lock(lead: Lead) -> Lead:
-    """The lead's row, locked until the transaction ends (callers are inside atomic())."""
-    return Lead.objects.select_for_update(of=("self",)).get(pk=lead.pk)
+    """The lead's row, locked until the transaction ends (callers are inside atomic()).
+    Tenant and account come along: routing and the events read them (they stay unlocked)."""
+    return (Lead.objects.select_for_update(of=("self",)).select_related("tenant", "account")
+            .get(pk=lead.pk))
 
 
 def _json_value(value):

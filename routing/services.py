@@ -193,7 +193,12 @@ def lead_intake(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
     if lead.status != LeadStatus.RECEIVED:
         return lead
     try:
-        return lead_route(lead=lead, actor=actor)
+        with transaction.atomic():
+            current = lead_lock(lead)
+            if current.status != LeadStatus.RECEIVED:  # routed by the sweeper meanwhile
+                return current
+            # Created a moment ago: no partner can have passed on it yet.
+            return _route_locked(current, actor, fresh=True)
     except Exception:
         logger.exception("Routing lead %s failed; the sweeper will retry", lead.pk)
         return lead
