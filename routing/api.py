@@ -43,6 +43,7 @@ def _lead_response(view, lead):
                responses={200: DecisionSerializer(many=True), **READ_ERRORS}, tags=["routing"])
 class LeadDecisionListView(_LeadActionBase):
     serializer_class = DecisionSerializer
+    pagination_class = None  # a lead has a handful of decisions; the newest 50 are shown
 
     def get(self, request, *args, **kwargs):
         lead = self.get_object()

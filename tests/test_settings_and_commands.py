@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from django.urls import reverse
 
 from leads.models import Lead, LeadEvent
 from partners.models import Partner
+from routing.models import Decision, Offer
 from tenancy.models import Membership, Tenant, User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,11 +113,20 @@ def test_seed_demo_is_idempotent_and_has_the_documented_logins(client):
     assert 28 <= Partner.objects.for_tenant(northwind).count() <= 35
     tiers = set(Partner.objects.for_tenant(northwind).values_list("tier__name", flat=True))
     assert tiers == {"Gold", "Silver", "Bronze"}
-    # Demo leads went through the services: a duplicate, a held lead, one event each.
+    # Demo leads went through the services (a duplicate, a held lead, one `created` event
+    # each) and through the demo's routing rules: every strategy's state shows up.
     leads = Lead.objects.for_tenant(northwind)
     assert leads.filter(duplicate_of__isnull=False).count() >= 1
-    assert leads.filter(status="held").count() == 1
-    assert LeadEvent.objects.for_tenant(northwind).count() == leads.count()
+    statuses = Counter(leads.values_list("status", flat=True))
+    assert statuses["held"] == 1 and statuses["in_review"] == 1 and statuses["accepted"] == 1
+    assert statuses["offered"] == leads.count() - 3 and "received" not in statuses
+    events = LeadEvent.objects.for_tenant(northwind)
+    assert events.filter(kind="created").count() == leads.count()
+    assert events.filter(kind="declined").count() == 1
+    assert Offer.objects.filter(lead__tenant=northwind, is_pool=True).count() > 1
+    assert set(Decision.objects.filter(lead__tenant=northwind).exclude(rule=None)
+               .values_list("rule__strategy", flat=True)) == {
+        "round_robin", "weighted", "performance", "named_accounts", "open_pool"}
     anna = User.objects.get(email="anna@alpine-it.example")
     assert set(anna.memberships.values_list("tenant__slug", "partner__name")) == {
         ("northwind", "Alpine IT"), ("contoso", "Alpine IT")

@@ -10,7 +10,7 @@ from rest_framework import status
 from api.errors import ProblemError
 from api.models import IdempotencyRecord
 from api.services import idempotency_purge, request_fingerprint
-from leads import services as lead_services
+from leads import api as leads_api
 from tests.api.conftest import assert_problem, counts
 from tests.api_client import ApiClient
 from tests.factories import LeadFactory, api_key_for
@@ -129,7 +129,8 @@ def test_a_5xx_answer_is_not_kept_so_the_retry_runs_again(key_and_client, monkey
                                                           failure):
     _key, client = key_and_client
     client.raise_request_exception = False
-    monkeypatch.setattr(lead_services, "lead_create", failure)
+    # The create view's service (it creates the lead, then routes it).
+    monkeypatch.setattr(leads_api, "lead_intake", failure)
 
     failed = _create(client)
 

@@ -48,7 +48,9 @@ def test_create_answers_201_with_location_and_the_stored_lead(api, vendor_a):
     lead = Lead.objects.get(public_id=body["id"])
     assert response["Location"] == f"/api/v1/leads/{lead.public_id}/"
     assert lead.tenant == vendor_a
-    assert body["external_id"] == "00Q-1" and body["status"] == "received"
+    # The vendor has no routing rules: no partner is eligible, the lead waits unassigned.
+    assert body["external_id"] == "00Q-1" and body["status"] == "unassigned"
+    assert body["offers"] == [] and body["accepted_at"] is None
     assert body["contact_email"] == "j.berger@berger-maschinenbau.de"
     assert body["source_kind"] == "marketplace" and body["utm_source"] == "linkedin"
     assert body["region"] == "DE-BY" and body["language"] == "de-AT"
@@ -56,9 +58,11 @@ def test_create_answers_201_with_location_and_the_stored_lead(api, vendor_a):
     assert body["deal_size"] == "48000.50" and body["currency"] == vendor_a.currency
     assert body["partner"] is None and body["stage"] is None
     assert body["is_duplicate"] is False and body["duplicate_of"] is None
-    event = LeadEvent.objects.get(lead=lead)
-    assert (event.kind, event.from_status, event.to_status) == ("created", "", "received")
-    assert event.actor_label == "api key: test read_write"
+    created, routed = LeadEvent.objects.filter(lead=lead).order_by("id")
+    assert (created.kind, created.from_status, created.to_status) == ("created", "", "received")
+    assert (routed.kind, routed.from_status, routed.to_status) == (
+        "unassigned", "received", "unassigned")
+    assert created.actor_label == routed.actor_label == "api key: test read_write"
 
 
 def test_account_comes_from_a_business_email_domain(api, vendor_a):
@@ -101,11 +105,12 @@ def test_lead_without_consent_is_held_where_the_vendor_requires_consent(api, ven
     assert held["status"] == "held"
     event = LeadEvent.objects.get(lead__public_id=held["id"])
     assert event.to_status == "held" and event.data["held"] == "no recorded consent"
-    assert received["status"] == "received"
+    # With consent the lead goes on to routing (no rules here: unassigned).
+    assert received["status"] == "unassigned"
 
 
-def test_lead_without_consent_is_received_where_the_vendor_does_not_require_it(api):
-    assert api.post(LEADS, {"contact_email": "a@acme.example"}).json()["status"] == "received"
+def test_lead_without_consent_is_routed_where_the_vendor_does_not_require_it(api):
+    assert api.post(LEADS, {"contact_email": "a@acme.example"}).json()["status"] == "unassigned"
 
 
 def test_consent_as_legal_basis_needs_its_wording_and_time(api):
@@ -129,7 +134,7 @@ def test_same_email_case_folded_is_flagged_as_duplicate_of_the_first_lead(api):
 
     assert first["is_duplicate"] is False
     assert second["is_duplicate"] is True and second["duplicate_of"] == first["id"]
-    event = LeadEvent.objects.get(lead__public_id=second["id"])
+    event = LeadEvent.objects.get(lead__public_id=second["id"], kind="created")
     assert event.data["duplicate_of"] == first["id"]
 
 
@@ -166,7 +171,7 @@ def test_unlink_duplicate_clears_the_flag_and_writes_one_event(api):
     assert response.json()["is_duplicate"] is False and response.json()["duplicate_of"] is None
     second.refresh_from_db()
     assert second.duplicate_of is None
-    assert event_kinds(second) == ["created", "duplicate_unlinked"]
+    assert event_kinds(second) == ["created", "unassigned", "duplicate_unlinked"]
     event = LeadEvent.objects.filter(lead=second).last()
     assert event.data == {"was_duplicate_of": first["id"]}
 
@@ -289,7 +294,7 @@ def test_retrieve_shows_activities_and_events(api):
     assert body["id"] == str(lead.public_id) and body["account"]["domain"] == "acme.example"
     assert [(a["kind"], a["body"], a["author"]) for a in body["activities"]] == [
         ("call", "Reached the IT lead.", "api key: test read_write")]
-    assert [e["kind"] for e in body["events"]] == ["created", "activity_logged"]
+    assert [e["kind"] for e in body["events"]] == ["created", "unassigned", "activity_logged"]
     assert body["events"][0]["to_status"] == "received"
 
 

@@ -89,15 +89,18 @@ def test_german_manager_reads_notifications_in_german(demo, page_for):
     page = page_for(locale="en-US")
     _login(page, demo, MANAGER)
     expect(page.locator("html")).to_have_attribute("lang", "de")
-    expect(page.get_by_test_id("unread-count")).to_have_text("1")
+    # The demo's held lead and its lead waiting for pre-qualification.
+    expect(page.get_by_test_id("unread-count")).to_have_text("2")
     bell = page.get_by_test_id("notification-bell")
     bell.locator("summary").click()
     expect(bell.locator(".bell-head")).to_contain_text("Benachrichtigungen")
     expect(bell.get_by_test_id("mark-all-read")).to_have_text("Alle als gelesen markieren")
-    item = bell.get_by_test_id("notification")
+    expect(bell.get_by_test_id("notification").filter(has_text="Dubois Conseil")).to_contain_text(
+        "wartet auf Ihre Vorqualifizierung")
+    item = bell.get_by_test_id("notification").filter(has_text="Wagner Metall")
     expect(item).to_contain_text("Lead „Wagner Metall“ wird zurückgehalten")
     item.get_by_role("link").click()
     expect(page.get_by_test_id("lead-status")).to_have_text(
         "Zurückgehalten (keine Einwilligung)")
     expect(page.get_by_test_id("consent")).to_contain_text("Keine Einwilligung erfasst.")
-    expect(page.get_by_test_id("unread-count")).to_have_text("0")
+    expect(page.get_by_test_id("unread-count")).to_have_text("1")
