@@ -95,8 +95,8 @@ def test_a_decline_and_an_accept_of_one_offer_at_once_have_one_outcome():
         lead = lead_intake(tenant=tenant, actor=SYSTEM,
                            fields={"contact_email": "a@both.example"})
         offer = Offer.objects.get(lead=lead)
-        results = race(lambda: offer_accept(offer=offer, actor=SYSTEM),
-                       lambda: offer_decline(offer=offer, reason="spam", actor=SYSTEM))
+        results = race(lambda o=offer: offer_accept(offer=o, actor=SYSTEM),
+                       lambda o=offer: offer_decline(offer=o, reason="spam", actor=SYSTEM))
         assert sum(isinstance(r, Conflict) for r in results) == 1, results
         offer.refresh_from_db()
         lead.refresh_from_db()
