@@ -25,16 +25,23 @@ OPS = ("eq", "in", "prefix", "range", "empty")
 class Condition:
     field: str
     op: str
-    test: Callable[[Any], bool]
+    # (the field's value as normalized text, its raw value) -> holds? The engine normalizes
+    # a lead's fields once per decision, not once per condition of every rule.
+    test: Callable[[str, Any], bool]
 
     def holds(self, facts: dict) -> bool:
-        return self.test(facts.get(self.field))
+        raw = facts.get(self.field)
+        return self.test(text_normalize(raw), raw)
 
 
-def _text(value: Any) -> str:
+def text_normalize(value: Any) -> str:
+    """How conditions compare text: trimmed, case-folded, "" for nothing."""
     if value is None:
         return ""
     return str(value).strip().casefold()
+
+
+_text = text_normalize
 
 
 def _number(value: Any) -> decimal.Decimal | None:
@@ -56,23 +63,23 @@ def condition_compile(spec: dict) -> Condition:
     field, op = spec["field"], spec["op"]
     if op == "eq":
         wanted = _text(spec["value"])
-        return Condition(field, op, lambda v: _text(v) == wanted)
+        return Condition(field, op, lambda text, _raw: text == wanted)
     if op == "in":
         wanted_set = frozenset(_values(spec["value"]))
-        return Condition(field, op, lambda v: _text(v) in wanted_set)
+        return Condition(field, op, lambda text, _raw: text in wanted_set)
     if op == "prefix":
         prefixes = tuple(_values(spec["value"]))
-        return Condition(field, op, lambda v: bool(_text(v)) and _text(v).startswith(prefixes))
+        return Condition(field, op, lambda text, _raw: bool(text) and text.startswith(prefixes))
     if op == "range":
         low, high = _number(spec.get("min")), _number(spec.get("max"))
 
-        def in_range(value: Any) -> bool:
-            number = _number(value)
+        def in_range(_normalized: str, raw: Any) -> bool:
+            number = _number(raw)
             return number is not None and (low is None or number >= low) and (
                 high is None or number <= high)
         return Condition(field, op, in_range)
     if op == "empty":
-        return Condition(field, op, lambda v: v is None or _text(v) == "")
+        return Condition(field, op, lambda text, _raw: text == "")
     raise ValueError(f"unknown op {op!r}")
 
 

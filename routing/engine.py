@@ -15,13 +15,14 @@ Fairness policy (README, "Routing"):
   accrues nothing while away and returns without a burst.
 """
 
+import bisect
 import datetime
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from routing.conditions import Condition
+from routing.conditions import Condition, text_normalize
 
 # Trace reasons (kept short: every decision stores them). Translated for readers in
 # routing/selectors.py.
@@ -54,10 +55,15 @@ class RuleFacts:
     name: str
     conditions: tuple[Condition, ...]
     strategy: str
-    # Partners meeting the rule's tag and tier requirements, active, sorted by id.
+    # Partners meeting the rule's tag and tier requirements, active and not paused, sorted
+    # by id (routing/inputs.py `rule_compile`; pausing bumps the configuration version).
     candidates: tuple[int, ...]
-    # How many partners the requirements ruled out, by reason ("tags", "tier", "inactive").
+    # How many partners the requirements ruled out, by reason ("tags", "tier", "inactive",
+    # "paused").
     static_skips: Mapping[str, int] = field(default_factory=dict)
+    # Per candidate, in the same order: its key in a weighted rotation's counters (stored as
+    # JSON, whose keys are strings). Filled in from `candidates` when not given.
+    candidate_keys: tuple[str, ...] = ()
     tier_weights: Mapping[int, int] = field(default_factory=dict)
     named_domains: Mapping[str, int] = field(default_factory=dict)
     named_crm_ids: Mapping[str, int] = field(default_factory=dict)
@@ -68,6 +74,10 @@ class RuleFacts:
     prequalify: bool = False
     fallback: tuple[int, ...] = ()
     sla_policy_id: int | None = None
+
+    def __post_init__(self):
+        if len(self.candidate_keys) != len(self.candidates):
+            object.__setattr__(self, "candidate_keys", tuple(map(str, self.candidates)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +115,24 @@ class Outcome:
 def rule_match(lead: LeadFacts, rules: Sequence[RuleFacts]) -> tuple[RuleFacts | None, list]:
     """The first rule whose conditions all hold, and the trace of every rule tried: `[id,
     "match"]`, or `[id, "<field>"]` naming the first condition that failed."""
+    raw = lead.fields
+    texts = {name: text_normalize(value) for name, value in raw.items()}
     tried = []
     for rule in rules:
-        failed = next((c for c in rule.conditions if not c.holds(lead.fields)), None)
-        if failed is None and rule.strategy == "named_accounts" and _named_partner(
-                rule, lead) is None:
+        failed = None
+        for condition in rule.conditions:
+            name = condition.field
+            if not condition.test(texts.get(name, ""), raw.get(name)):
+                failed = name
+                break
+        if failed is not None:
+            tried.append([rule.id, failed])
+        elif rule.strategy == "named_accounts" and _named_partner(rule, lead) is None:
             # A named-accounts rule speaks only for its accounts; other leads go on.
             tried.append([rule.id, "named_account"])
-            continue
-        if failed is None:
+        else:
             tried.append([rule.id, "match"])
             return rule, tried
-        tried.append([rule.id, failed.field])
     return None, tried
 
 
@@ -134,7 +150,7 @@ def skip_reason(partner: PartnerFacts | None, *, today: datetime.date, excluded:
         return SKIP_INACTIVE
     if partner.paused:
         return SKIP_PAUSED
-    if any(start <= today <= end for start, end in partner.away):
+    if partner.away and _is_away(partner, today):
         return SKIP_AWAY
     if partner.id in excluded:
         return SKIP_PASSED
@@ -143,6 +159,10 @@ def skip_reason(partner: PartnerFacts | None, *, today: datetime.date, excluded:
     if share_allowed is not None and live.share.get(partner.id, 0) >= share_allowed:
         return SKIP_SHARE_CAP
     return None
+
+
+def _is_away(partner: PartnerFacts, today: datetime.date) -> bool:
+    return any(start <= today <= end for start, end in partner.away)
 
 
 def share_allowed_for(rule: RuleFacts, live: LiveCounts) -> int | None:
@@ -163,9 +183,11 @@ def decide(
     rotation: Mapping[str, Any] | None = None,
     today: datetime.date,
     reviewed: bool = False,
+    matched: tuple[RuleFacts | None, list] | None = None,
 ) -> Outcome:
     """Who gets the lead: the account holder, else the first matching rule's pick, else its
-    fallback pool, else nobody (unassigned)."""
+    fallback pool, else nobody (unassigned). `matched` is `rule_match`'s answer if the caller
+    has it already (it needed the rule to load the rotation and the counts)."""
     trace: dict[str, Any] = {}
     owner_id = lead.account_owner_id
     if owner_id is not None and (lead.account_protected or lead.is_duplicate):
@@ -176,7 +198,7 @@ def decide(
             trace["chosen"] = [owner_id]
             return Outcome("account", None, [owner_id], trace)
 
-    rule, tried = rule_match(lead, rules)
+    rule, tried = matched if matched is not None else rule_match(lead, rules)
     trace["rules"] = tried
     if rule is None:
         trace["chosen"] = []
@@ -204,24 +226,24 @@ def decide(
                 skipped.append([named, reason])
             else:
                 chosen = [named]
+    elif rule.strategy == "round_robin":
+        # Walk on from the partner served last; only those passed over are looked at.
+        def reason_for(partner_id: int) -> str | None:
+            return skip_reason(partners.get(partner_id), today=today, excluded=excluded,
+                               live=live, share_allowed=share_allowed)
+        picked = _round_robin(rule.candidates, rotation, "last", trace, reason_for, skipped)
+        trace["qualifying"] = len(rule.candidates)
+        chosen = [picked] if picked is not None else []
     else:
-        eligible = []
-        for partner_id in rule.candidates:
-            reason = skip_reason(partners.get(partner_id), today=today, excluded=excluded,
-                                 live=live, share_allowed=share_allowed)
-            if reason:
-                skipped.append([partner_id, reason])
-            else:
-                eligible.append(partner_id)
+        eligible = _eligible(rule, partners, live, excluded, today, share_allowed, skipped)
         trace["eligible"] = len(eligible)
         if eligible:
             if rule.strategy == "open_pool":
-                chosen = eligible
-            elif rule.strategy == "round_robin":
-                chosen = [_round_robin(eligible, rotation, "last", trace)]
+                chosen = [partner_id for partner_id, _key, _weight in eligible]
             else:
-                weights = _weights(rule, eligible, partners, live)
-                chosen = [_smooth_weighted(eligible, weights, rotation, trace)]
+                if rule.strategy == "performance":
+                    eligible = _performance_weights(rule, eligible, live)
+                chosen = [_smooth_weighted(eligible, rotation, trace)]
     if skipped:
         trace["skipped"] = skipped
 
@@ -236,7 +258,8 @@ def decide(
             elif partner_id not in fallback:
                 fallback.append(partner_id)
         if fallback:
-            chosen = [_round_robin(fallback, rotation, "fallback_last", trace)]
+            chosen = [_round_robin(tuple(sorted(fallback)), rotation, "fallback_last", trace,
+                                   lambda _partner_id: None, skipped)]
             kind = "fallback"
         trace["fallback"] = len(fallback)
         if skipped:
@@ -249,40 +272,72 @@ def decide(
                    rotation if moved or kind == "fallback" else None)
 
 
-def _round_robin(eligible: list[int], rotation: dict, key: str, trace: dict) -> int:
-    """The first eligible partner after the one served last (ids ascending, wrapping)."""
+def _round_robin(candidates: tuple[int, ...], rotation: dict, key: str, trace: dict,
+                 reason_for, skipped: list) -> int | None:
+    """The first available partner after the one served last (ids ascending, wrapping).
+    Partners passed over go into `skipped` with their reason."""
     last = rotation.get(key)
     trace["state"] = {key: last}
-    chosen = next((p for p in eligible if last is None or p > last), eligible[0])
-    rotation[key] = chosen
-    return chosen
+    count = len(candidates)
+    start = bisect.bisect_right(candidates, last) if last is not None else 0
+    for step in range(count):
+        partner_id = candidates[(start + step) % count]
+        reason = reason_for(partner_id)
+        if reason is None:
+            rotation[key] = partner_id
+            return partner_id
+        skipped.append([partner_id, reason])
+    return None
 
 
-def _weights(rule: RuleFacts, eligible: list[int], partners: Mapping[int, PartnerFacts],
-             live: LiveCounts) -> dict[int, int]:
-    if rule.strategy == "performance":
-        floor = rule.performance_floor
-        return {p: max(1, round(1000 * (floor + (1 - floor) * live.performance.get(p, 0.5))))
-                for p in eligible}
-    return {p: partners[p].weight * rule.tier_weights.get(partners[p].tier_rank, 1)
-            for p in eligible}
+def _eligible(rule: RuleFacts, partners: Mapping[int, PartnerFacts], live: LiveCounts,
+              excluded: frozenset[int], today: datetime.date, share_allowed: int | None,
+              skipped: list) -> list[tuple[int, str, int]]:
+    """(id, counter key, weight) of every candidate that can take the lead now. The common
+    case (no absence, no capacity or share limit reached) costs a few lookups; the reason
+    is worked out only for the partners skipped."""
+    load, share, tier_weights = live.load, live.share, rule.tier_weights
+    get_partner, get_load, get_share = partners.get, load.get, share.get
+    capped = share_allowed is not None
+    eligible = []
+    append = eligible.append
+    for partner_id, key in zip(rule.candidates, rule.candidate_keys, strict=True):
+        partner = get_partner(partner_id)
+        if (partner is None or not partner.is_active or partner.paused or partner.away
+                or partner_id in excluded
+                or (partner.capacity is not None and get_load(partner_id, 0) >= partner.capacity)
+                or (capped and get_share(partner_id, 0) >= share_allowed)):
+            reason = skip_reason(partner, today=today, excluded=excluded, live=live,
+                                 share_allowed=share_allowed)
+            if reason is not None:
+                skipped.append([partner_id, reason])
+                continue
+        append((partner_id, key, partner.weight * tier_weights.get(partner.tier_rank, 1)))
+    return eligible
 
 
-def _smooth_weighted(eligible: list[int], weights: dict[int, int], rotation: dict,
-                     trace: dict) -> int:
+def _performance_weights(rule: RuleFacts, eligible: list[tuple[int, str, int]],
+                         live: LiveCounts) -> list[tuple[int, str, int]]:
+    floor = rule.performance_floor
+    scores = live.performance
+    return [(partner_id, key,
+             max(1, round(1000 * (floor + (1 - floor) * scores.get(partner_id, 0.5)))))
+            for partner_id, key, _weight in eligible]
+
+
+def _smooth_weighted(eligible: list[tuple[int, str, int]], rotation: dict, trace: dict) -> int:
     """Smooth weighted round robin over the eligible partners; deterministic (ties go to the
     lower id). Counters of partners not eligible now are left as they are."""
-    current = {int(k): v for k, v in (rotation.get("current") or {}).items()}
+    current = dict(rotation.get("current") or {})
     total = 0
-    best, best_value = None, None
-    for partner_id in eligible:
-        weight = weights[partner_id]
+    best = best_key = best_value = best_weight = None
+    for partner_id, key, weight in eligible:
         total += weight
-        value = current.get(partner_id, 0) + weight
-        current[partner_id] = value
+        value = current.get(key, 0) + weight
+        current[key] = value
         if best_value is None or value > best_value:
-            best, best_value = partner_id, value
-    current[best] -= total
-    trace["state"] = {"weight": weights[best], "total": total, "counter": best_value}
-    rotation["current"] = {str(k): v for k, v in current.items()}
+            best, best_key, best_value, best_weight = partner_id, key, value, weight
+    current[best_key] -= total
+    trace["state"] = {"weight": best_weight, "total": total, "counter": best_value}
+    rotation["current"] = current
     return best

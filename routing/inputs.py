@@ -86,6 +86,8 @@ def rule_compile(rule: RoutingRule, partners: dict[int, PartnerFacts]) -> RuleFa
     for partner in sorted(partners.values(), key=lambda p: p.id):
         if not partner.is_active:
             reason = "inactive"
+        elif partner.paused:
+            reason = "paused"
         elif not required <= partner.tags or any(not (g & partner.tags) for g in groups):
             reason = "tags"
         elif rule.min_tier_rank is not None and (

@@ -42,6 +42,7 @@ STATIC_LABELS = {
     "tags": gettext_lazy("required tags"),
     "tier": gettext_lazy("minimum tier"),
     "inactive": gettext_lazy("inactive"),
+    "paused": gettext_lazy("paused"),
 }
 
 
@@ -111,7 +112,7 @@ def decision_why(*, decision: Decision) -> str:
     if decision.kind == DecisionKind.FALLBACK:
         return _("No regular partner was available; you are in the fallback pool.")
     strategy = trace.get("strategy")
-    eligible = trace.get("eligible", 1)
+    eligible = trace.get("eligible", trace.get("qualifying", 1))
     if strategy == "named_accounts":
         return _("You are the named partner for this customer.")
     if strategy == "open_pool":
@@ -121,10 +122,10 @@ def decision_why(*, decision: Decision) -> str:
     rule = decision.rule.name if decision.rule_id and decision.rule else ""
     if strategy == "round_robin":
         text = ngettext(
-            "It matches “%(rule)s”, and it was your turn in the rotation (you were the only "
-            "eligible partner).",
-            "It matches “%(rule)s”, and it was your turn in the rotation among %(n)d eligible "
-            "partners.", eligible)
+            "It matches “%(rule)s”, and it was your turn in the rotation (you are the only "
+            "partner that qualifies).",
+            "It matches “%(rule)s”, and it was your turn in the rotation of %(n)d partners "
+            "that qualify.", eligible)
     elif strategy == "performance":
         text = ngettext(
             "It matches “%(rule)s”, and your performance earned it (you were the only "

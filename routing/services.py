@@ -12,6 +12,7 @@ import datetime
 import logging
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -101,7 +102,8 @@ def _route_locked(lead: Lead, actor: Actor, *, reviewed: bool = False,
     now = timezone.now()
     facts = lead_facts(lead=lead, now=now)
     excluded = frozenset() if fresh else _passed_partners(lead)
-    rule, _tried = engine.rule_match(facts, config.rules)
+    matched = engine.rule_match(facts, config.rules)
+    rule = matched[0]
     rotation_row = None
     if rule is not None and (rule.fallback or rule.strategy in (
             "round_robin", "weighted", "performance")):
@@ -117,7 +119,7 @@ def _route_locked(lead: Lead, actor: Actor, *, reviewed: bool = False,
     for _round in range(MAX_DECISION_ROUNDS):
         outcome = engine.decide(facts, config.rules, config.partners, live, excluded=excluded,
                                 rotation=rotation_row.state if rotation_row else None,
-                                today=today, reviewed=reviewed)
+                                today=today, reviewed=reviewed, matched=matched)
         full = _capacity_confirm(tenant, config, outcome.chosen)
         if not full:
             break
@@ -190,7 +192,7 @@ def lead_intake(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
     (`leads_route_pending`) picks it up then.
     """
     lead = lead_create(tenant=tenant, fields=fields, actor=actor)
-    if lead.status != LeadStatus.RECEIVED:
+    if lead.status != LeadStatus.RECEIVED or not settings.ROUTE_ON_CREATE:
         return lead
     try:
         with transaction.atomic():

@@ -128,11 +128,16 @@ def test_requirements_become_the_rules_static_candidates():
     ({}, LiveCounts(), frozenset({1}), engine.SKIP_PASSED),
     ({"capacity": 2}, LiveCounts(load={1: 2}), frozenset(), engine.SKIP_CAPACITY),
 ])
-def test_each_skip_reason_is_in_the_trace(spec, live, excluded, reason):
-    outcome = run(lead(), [rule(candidates=(1, 2))], partners(spec, {}), live,
-                  excluded=excluded)
+@pytest.mark.parametrize("strategy", ["round_robin", "weighted"])
+def test_each_skip_reason_is_in_the_trace(spec, live, excluded, reason, strategy):
+    outcome = run(lead(), [rule(candidates=(1, 2), strategy=strategy)], partners(spec, {}),
+                  live, excluded=excluded)
     assert outcome.chosen == [2]
-    assert outcome.trace["skipped"] == [[1, reason]] and outcome.trace["eligible"] == 1
+    assert outcome.trace["skipped"] == [[1, reason]]
+    if strategy == "round_robin":  # walks on from the last partner: counts who qualifies
+        assert outcome.trace["qualifying"] == 2
+    else:  # a weighted round looks at every candidate
+        assert outcome.trace["eligible"] == 1
 
 
 def test_an_absence_that_ended_yesterday_does_not_skip():
@@ -152,6 +157,12 @@ def test_share_cap_allows_at_least_one_lead_then_the_capped_share():
 
 
 # --- strategies ----------------------------------------------------------------------------------
+
+def test_round_robin_looks_only_at_the_partners_it_passes_over():
+    outcome = run(lead(), [rule(candidates=(1, 2, 3, 4))],
+                  partners({}, {"paused": True}, {}, {"paused": True}), rotation={"last": 1})
+    assert outcome.chosen == [3] and outcome.trace["skipped"] == [[2, "paused"]]
+
 
 def test_round_robin_continues_after_the_partner_served_last_and_wraps():
     outcome = run(lead(), [rule()], partners({}, {}, {}), rotation={"last": 2})

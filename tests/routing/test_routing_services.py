@@ -71,7 +71,7 @@ def test_a_new_lead_is_offered_to_one_partner_with_its_decision(vendor_a, three)
     (offer,) = open_offers(lead)
     decision = offer.decision
     assert decision.kind == DecisionKind.RULE and decision.partner == offer.partner
-    assert decision.trace["chosen"] == [offer.partner_id] and decision.trace["eligible"] == 3
+    assert decision.trace["chosen"] == [offer.partner_id] and decision.trace["qualifying"] == 3
     assert [e.kind for e in lead.events.order_by("id")] == ["created", "offered"]
 
 
@@ -370,8 +370,8 @@ def test_the_trace_reads_in_words(vendor_a, three):
     assert lines[0] == f"Rule “{rule_name}” matched."
     assert lines[-1] == f"Chosen: {offer.partner.name}."
     assert decision_why(decision=offer.decision) == (
-        f"It matches “{rule_name}”, and it was your turn in the rotation among 3 eligible "
-        "partners.")
+        f"It matches “{rule_name}”, and it was your turn in the rotation of 3 partners that "
+        "qualify.")
 
 
 def test_simulating_a_draft_shows_who_would_get_what_and_writes_nothing(vendor_a, three):
@@ -386,3 +386,11 @@ def test_simulating_a_draft_shows_who_would_get_what_and_writes_nothing(vendor_a
     assert result.leads == 6 and sum(result.live.per_partner.values()) == 6
     assert result.draft.pool == 6 and len(result.moved) == 6
     assert (Offer.objects.count(), Decision.objects.count()) == before
+
+
+def test_with_route_on_create_off_the_sweeper_routes_the_lead(vendor_a, three, settings):
+    settings.ROUTE_ON_CREATE = False
+    lead = new_lead(vendor_a)
+    assert lead.status == LeadStatus.RECEIVED and open_offers(lead) == []
+    assert leads_route_pending(grace=datetime.timedelta(0)) == 1
+    assert len(open_offers(lead)) == 1
