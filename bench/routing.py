@@ -214,12 +214,17 @@ def vendor_create(run_id: str, partner_count: int, seed: int):
     """A vendor with the generator's partners, tags and 200 active rules (bulk writes)."""
     from api.services import api_key_create
     from partners.models import Partner, PartnerTag, Tag, Tier
-    from routing.models import RoutingRule, RuleSet, RuleSetStatus
+    from routing.models import Offer, RoutingRule, RuleSet, RuleSetStatus
     from tenancy.actors import Actor
     from tenancy.models import Tenant
     from tenancy.services import tenant_config_bump
 
-    Tenant.objects.filter(slug__startswith="bench-routing-").delete()
+    earlier = Tenant.objects.filter(slug__startswith="bench-routing-")
+    # Offers protect their partner and partners their tier (history outlives a partner, a
+    # tier in use cannot vanish): delete from the leaves up.
+    Offer.objects.filter(tenant__in=earlier).delete()
+    Partner.objects.filter(tenant__in=earlier).delete()
+    earlier.delete()
     tenant = Tenant.objects.create(slug=f"bench-routing-{run_id}", name="Bench routing",
                                    currency="EUR", time_zone="Europe/Berlin")
     rng = random.Random(seed)

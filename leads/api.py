@@ -459,8 +459,8 @@ class LeadListCreateView(_LeadBase):
         fields = _reused(LeadWriteSerializer, self.get_serializer_context()).run_validation(
             request.data
         )
+        # The lead comes back with its offers (lead.current_offers) when it was routed.
         lead = lead_intake(tenant=self.tenant, fields=fields, actor=self.actor)
-        lead = self.get_queryset().get(pk=lead.pk)  # with its offers
         return Response(_reused(LeadSerializer).to_representation(lead),
                         status=status.HTTP_201_CREATED,
                         headers={"Location": f"/api/v1/leads/{lead.public_id}/"})

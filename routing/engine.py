@@ -9,10 +9,10 @@ Fairness policy (README, "Routing"):
 - Round robin walks the rule's candidates in a fixed order (by partner id) and continues after
   the partner served last; a partner skipped while unavailable simply gets its next turn when
   it comes round again, so nobody is owed a catch-up burst.
-- Weighted and performance-based use smooth weighted round robin (the nginx algorithm): each
-  eligible partner's counter grows by its weight, the largest counter wins and pays back the
-  total. Only partners eligible for this lead take part in a round, so a partner that was away
-  accrues nothing while away and returns without a burst.
+- Weighted and performance-based use weighted fair queuing (WF2Q, `_weighted_fair`): with a
+  fixed set of partners each one stays within one lead of its share after every decision. A
+  partner that was not eligible at the previous decision restarts at the rotation's clock,
+  so it accrues nothing while away and returns without a burst.
 """
 
 import bisect
@@ -46,6 +46,9 @@ class PartnerFacts:
     paused: bool = False
     away: tuple[tuple[datetime.date, datetime.date], ...] = ()
     capacity: int | None = None
+    # How events and webhooks name the partner (never the internal id).
+    public_id: str = ""
+    external_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +246,7 @@ def decide(
             else:
                 if rule.strategy == "performance":
                     eligible = _performance_weights(rule, eligible, live)
-                chosen = [_smooth_weighted(eligible, rotation, trace)]
+                chosen = [_weighted_fair(eligible, rotation, trace)]
     if skipped:
         trace["skipped"] = skipped
 
@@ -325,19 +328,46 @@ def _performance_weights(rule: RuleFacts, eligible: list[tuple[int, str, int]],
             for partner_id, key, _weight in eligible]
 
 
-def _smooth_weighted(eligible: list[tuple[int, str, int]], rotation: dict, trace: dict) -> int:
-    """Smooth weighted round robin over the eligible partners; deterministic (ties go to the
-    lower id). Counters of partners not eligible now are left as they are."""
-    current = dict(rotation.get("current") or {})
+# Virtual time is kept in integers scaled by this factor: exact enough that no comparison
+# between two different rationals comes out wrong for billions of decisions, and
+# deterministic on every machine (no floating point).
+VIRTUAL_SCALE = 2 ** 80
+
+
+def _weighted_fair(eligible: list[tuple[int, str, int]], rotation: dict, trace: dict) -> int:
+    """Weighted fair queuing (WF2Q) over the eligible partners, one lead per decision.
+
+    Each partner's next lead has a virtual start S and finish F = S + 1/weight; the
+    rotation's virtual clock V advances by 1/(total eligible weight) per decision. Among
+    the partners whose next lead has started (S <= V) the one finishing first gets it (ties:
+    lower id). With a fixed set of partners this keeps every partner within one lead of its
+    share n * w / W after every decision. A partner that was not eligible at the previous
+    decision restarts at max(S, V): the leads it missed while away are not paid back.
+    """
+    state = rotation.get("wf2q") or {}
+    clock = state.get("v", 0)
+    decision = state.get("n", 0)
+    marks = dict(state.get("p") or {})  # key -> [virtual start of its next lead, last seen]
     total = 0
-    best = best_key = best_value = best_weight = None
+    best = best_key = best_finish = best_weight = None
+    earliest = earliest_key = earliest_finish = earliest_start = None
     for partner_id, key, weight in eligible:
         total += weight
-        value = current.get(key, 0) + weight
-        current[key] = value
-        if best_value is None or value > best_value:
-            best, best_key, best_value, best_weight = partner_id, key, value, weight
-    current[best_key] -= total
-    trace["state"] = {"weight": best_weight, "total": total, "counter": best_value}
-    rotation["current"] = current
+        start, seen = marks.get(key, (0, -2))
+        if seen != decision - 1 and start < clock:
+            start = clock  # back after an absence (or new): no credit for the time away
+        finish = start + VIRTUAL_SCALE // weight
+        marks[key] = [start, decision]
+        if start <= clock and (best_finish is None or finish < best_finish):
+            best, best_key, best_finish, best_weight = partner_id, key, finish, weight
+        if earliest_start is None or start < earliest_start:
+            earliest, earliest_key, earliest_start, earliest_finish = (
+                partner_id, key, start, finish)
+    if best is None:  # everybody is ahead of the clock (they came back ahead): move it on
+        best, best_key, best_finish = earliest, earliest_key, earliest_finish
+        best_weight = next(w for p, _k, w in eligible if p == best)
+        clock = earliest_start
+    marks[best_key] = [best_finish, decision]
+    trace["state"] = {"weight": best_weight, "total": total}
+    rotation["wf2q"] = {"v": clock + VIRTUAL_SCALE // total, "n": decision + 1, "p": marks}
     return best

@@ -30,12 +30,14 @@ _config_cache: dict[tuple[int, int], EngineConfig] = {}
 _config_lock = threading.Lock()
 
 
-def engine_config(*, tenant: Tenant) -> EngineConfig:
+def engine_config(*, tenant: Tenant, version_is_fresh: bool = False) -> EngineConfig:
     """The active rules and all partners as plain data. Any change to rules, partners, tags,
-    tiers or absences bumps Tenant.config_version (routing/signals.py), which retires this."""
-    # Read the version afresh: the caller's tenant row may predate a change made in this
-    # very request or task (one indexed primary-key read).
-    version = Tenant.objects.filter(pk=tenant.pk).values_list("config_version", flat=True).get()
+    tiers or absences bumps Tenant.config_version (routing/signals.py), which retires this.
+
+    The version is read afresh (the caller's tenant row may predate a change made in this
+    very request), unless the caller loaded the row in its own transaction just now."""
+    version = tenant.config_version if version_is_fresh else (
+        Tenant.objects.filter(pk=tenant.pk).values_list("config_version", flat=True).get())
     tenant.config_version = version
     key = (tenant.pk, version)
     config = _config_cache.get(key)
@@ -61,12 +63,14 @@ def _engine_config_build(tenant: Tenant) -> EngineConfig:
         away.setdefault(partner_id, []).append((starts, ends))
     partners = {
         p["id"]: PartnerFacts(
-            id=p["id"], name=p["name"], tier_rank=p["tier__rank"], weight=p["routing_weight"],
+            id=p["id"], name=p["name"], public_id=str(p["public_id"]),
+            external_id=p["external_id"], tier_rank=p["tier__rank"], weight=p["routing_weight"],
             tags=frozenset(tags.get(p["id"], ())), is_active=p["is_active"], paused=p["paused"],
             away=tuple(away.get(p["id"], ())), capacity=p["capacity"],
         )
         for p in Partner.objects.for_tenant(tenant).values(
-            "id", "name", "tier__rank", "routing_weight", "is_active", "paused", "capacity")
+            "id", "public_id", "external_id", "name", "tier__rank", "routing_weight", "is_active",
+            "paused", "capacity")
     }
     rules = RoutingRule.objects.for_tenant(tenant).filter(
         rule_set__status=RuleSetStatus.ACTIVE).select_related("rule_set").order_by("position", "id")
@@ -134,19 +138,20 @@ def lead_facts(*, lead: Lead, now: datetime.datetime) -> LeadFacts:
 
 
 def partner_load(*, tenant: Tenant, partner_ids) -> dict[int, int]:
-    """Open offers plus accepted, unclosed leads per partner: what capacity counts."""
+    """Open offers plus accepted, unclosed leads per partner: what capacity counts. One
+    statement (both halves use a partner_id index)."""
     partner_ids = list(partner_ids)
     if not partner_ids:
         return {}
+    offers = (Offer.objects.for_tenant(tenant)
+              .filter(status=OfferStatus.OPEN, partner_id__in=partner_ids)
+              .values_list("partner_id", flat=True).order_by())
+    accepted = (Lead.objects.for_tenant(tenant)
+                .filter(status=LeadStatus.ACCEPTED, partner_id__in=partner_ids)
+                .values_list("partner_id", flat=True).order_by())
     load: dict[int, int] = {}
-    for partner_id, count in (Offer.objects.for_tenant(tenant)
-                              .filter(status=OfferStatus.OPEN, partner_id__in=partner_ids)
-                              .values_list("partner_id").annotate(n=Count("id")).order_by()):
-        load[partner_id] = count
-    for partner_id, count in (Lead.objects.for_tenant(tenant)
-                              .filter(status=LeadStatus.ACCEPTED, partner_id__in=partner_ids)
-                              .values_list("partner_id").annotate(n=Count("id")).order_by()):
-        load[partner_id] = load.get(partner_id, 0) + count
+    for partner_id in offers.union(accepted, all=True):
+        load[partner_id] = load.get(partner_id, 0) + 1
     return load
 
 

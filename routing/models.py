@@ -141,7 +141,8 @@ class RotationPosition(TenantOwned):
     """
 
     lineage = models.UUIDField()
-    # Round robin: {"last": <partner id>}; smooth weighted: {"current": {"<id>": int}}.
+    # Round robin: {"last": <partner id>}; weighted and performance (routing/engine.py
+    # `_weighted_fair`): {"wf2q": {"v": clock, "n": decisions, "p": {"<id>": [start, seen]}}}.
     state = models.JSONField(default=dict)
     decisions = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)

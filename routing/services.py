@@ -10,6 +10,7 @@ call returns.
 import dataclasses
 import datetime
 import logging
+import uuid
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -49,6 +50,16 @@ REASSIGNABLE_STATUSES = frozenset({LeadStatus.OFFERED, LeadStatus.UNASSIGNED,
 MAX_DECISION_ROUNDS = 5
 
 
+def _partner_from_facts(facts: engine.PartnerFacts, tenant_id: int) -> Partner:
+    """The partner as offers and their readers need it, from the cached facts (no query)."""
+    return Partner(id=facts.id, tenant_id=tenant_id, public_id=uuid.UUID(facts.public_id),
+                   name=facts.name, external_id=facts.external_id)
+
+
+def _facts_ref(partner: engine.PartnerFacts) -> dict:
+    return {"id": partner.public_id, "name": partner.name, "external_id": partner.external_id}
+
+
 def _partner_ref(partner: Partner) -> dict:
     return {"id": str(partner.public_id), "name": partner.name,
             "external_id": partner.external_id}
@@ -74,11 +85,16 @@ def _passed_partners(lead: Lead) -> frozenset[int]:
 
 
 def _rotation_lock(tenant_id: int, lineage: str) -> RotationPosition:
-    # Insert-if-missing, then lock: two workers meeting a new rule both end up on one row.
-    RotationPosition.objects.bulk_create(
-        [RotationPosition(tenant_id=tenant_id, lineage=lineage)], ignore_conflicts=True)
-    return RotationPosition.objects.select_for_update().get(tenant_id=tenant_id,
-                                                            lineage=lineage)
+    rows = RotationPosition.objects.select_for_update().filter(tenant_id=tenant_id,
+                                                               lineage=lineage)
+    row = rows.first()
+    if row is None:
+        # A rule's first lead: insert-if-missing, then lock, so two workers meeting a new
+        # rule at once both end up on the one row.
+        RotationPosition.objects.bulk_create(
+            [RotationPosition(tenant_id=tenant_id, lineage=lineage)], ignore_conflicts=True)
+        row = rows.get()
+    return row
 
 
 def _capacity_confirm(tenant: Tenant, config, chosen: list[int]) -> dict[int, int]:
@@ -95,10 +111,12 @@ def _capacity_confirm(tenant: Tenant, config, chosen: list[int]) -> dict[int, in
 
 
 def _route_locked(lead: Lead, actor: Actor, *, reviewed: bool = False,
-                  fresh: bool = False) -> Lead:
-    """Decide and record, with the lead's row locked by the caller."""
+                  fresh: bool = False, tenant_row_fresh: bool = True) -> Lead:
+    """Decide and record, with the lead's row locked by the caller. `fresh`: no partner
+    has passed on the lead yet; `tenant_row_fresh`: lead.tenant was loaded in this
+    transaction (by lead_lock), so its config_version is current."""
     tenant = lead.tenant
-    config = engine_config(tenant=tenant)
+    config = engine_config(tenant=tenant, version_is_fresh=tenant_row_fresh)
     now = timezone.now()
     facts = lead_facts(lead=lead, now=now)
     excluded = frozenset() if fresh else _passed_partners(lead)
@@ -131,8 +149,9 @@ def _route_locked(lead: Lead, actor: Actor, *, reviewed: bool = False,
     if rotation_row is not None and outcome.rotation is not None:
         keep = {str(p) for p in outcome.rule.candidates} if outcome.rule else set()
         state = dict(outcome.rotation)
-        if "current" in state:  # partners that left the rule drop out of the rotation
-            state["current"] = {k: v for k, v in state["current"].items() if k in keep}
+        if "wf2q" in state:  # partners that left the rule drop out of the rotation
+            wf2q = state["wf2q"]
+            state["wf2q"] = {**wf2q, "p": {k: v for k, v in wf2q["p"].items() if k in keep}}
         rotation_row.state = state
         rotation_row.decisions += 1
         rotation_row.updated_at = now
@@ -155,6 +174,7 @@ def _decision_record(lead: Lead, outcome: engine.Outcome, actor: Actor,
     )
     previous = lead.status
     lead.updated_at = now
+    lead.current_offers = []
     if outcome.kind == DecisionKind.REVIEW:
         lead.status = LeadStatus.IN_REVIEW
         lead.save(update_fields=["status", "updated_at"])
@@ -170,40 +190,41 @@ def _decision_record(lead: Lead, outcome: engine.Outcome, actor: Actor,
                     data={"decision": decision.pk, "rule": rule.name if rule else None})
         return lead
     is_pool = rule is not None and rule.strategy == "open_pool" and outcome.kind == "rule"
-    partners = {p.pk: p for p in Partner.objects.filter(pk__in=outcome.chosen)}
-    Offer.objects.bulk_create([
-        Offer(tenant_id=lead.tenant_id, lead=lead, partner_id=partner_id, decision=decision,
+    partners = engine_config(tenant=lead.tenant, version_is_fresh=True).partners
+    offers = Offer.objects.bulk_create([
+        Offer(tenant_id=lead.tenant_id, lead=lead, decision=decision,
+              partner=_partner_from_facts(partners[partner_id], lead.tenant_id),
               rule_id=rule.id if rule else None, is_pool=is_pool, offered_at=now)
         for partner_id in outcome.chosen
     ])
+    lead.current_offers = offers  # as routing.selectors.current_offers() would prefetch
     lead.status = LeadStatus.OFFERED
     lead.save(update_fields=["status", "updated_at"])
     event_write(lead, LeadEventKind.OFFERED, actor, from_status=previous, to_status=lead.status,
                 data={"decision": decision.pk, "kind": outcome.kind,
                       "rule": rule.name if rule else None, "pool": is_pool,
-                      "partners": [_partner_ref(partners[p]) for p in outcome.chosen]})
+                      "partners": [_facts_ref(partners[p]) for p in outcome.chosen]})
     return lead
 
 
 def lead_intake(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
     """Create one lead and route it in the same request, so the answer holds its offer.
 
-    Two transactions: the lead is kept even if routing fails, and the routing sweeper
-    (`leads_route_pending`) picks it up then.
+    One transaction: the lead is new, so nobody else can see or lock it yet, and one commit
+    is saved. Routing runs in a savepoint: if it fails, the lead is kept in `received` and
+    the routing sweeper (`leads_route_pending`) picks it up.
     """
-    lead = lead_create(tenant=tenant, fields=fields, actor=actor)
-    if lead.status != LeadStatus.RECEIVED or not settings.ROUTE_ON_CREATE:
-        return lead
-    try:
-        with transaction.atomic():
-            current = lead_lock(lead)
-            if current.status != LeadStatus.RECEIVED:  # routed by the sweeper meanwhile
-                return current
-            # Created a moment ago: no partner can have passed on it yet.
-            return _route_locked(current, actor, fresh=True)
-    except Exception:
-        logger.exception("Routing lead %s failed; the sweeper will retry", lead.pk)
-        return lead
+    with transaction.atomic():
+        lead = lead_create(tenant=tenant, fields=fields, actor=actor)
+        if lead.status != LeadStatus.RECEIVED or not settings.ROUTE_ON_CREATE:
+            return lead
+        try:
+            with transaction.atomic():
+                # Created a moment ago: no partner can have passed on it yet.
+                return _route_locked(lead, actor, fresh=True, tenant_row_fresh=False)
+        except Exception:
+            logger.exception("Routing lead %s failed; the sweeper will retry", lead.pk)
+            return lead
 
 
 def leads_route_soon(*, lead_ids: list[int]) -> None:
