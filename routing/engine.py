@@ -351,13 +351,15 @@ def _weighted_fair(eligible: list[tuple[int, str, int]], rotation: dict, trace: 
     total = 0
     best = best_key = best_finish = best_weight = None
     earliest = earliest_key = earliest_finish = earliest_start = None
+    previous = decision - 1
+    fresh = (0, -2)
     for partner_id, key, weight in eligible:
         total += weight
-        start, seen = marks.get(key, (0, -2))
-        if seen != decision - 1 and start < clock:
+        start, seen = marks.get(key, fresh)
+        if seen != previous and start < clock:
             start = clock  # back after an absence (or new): no credit for the time away
         finish = start + VIRTUAL_SCALE // weight
-        marks[key] = [start, decision]
+        marks[key] = (start, decision)
         if start <= clock and (best_finish is None or finish < best_finish):
             best, best_key, best_finish, best_weight = partner_id, key, finish, weight
         if earliest_start is None or start < earliest_start:
@@ -367,7 +369,7 @@ def _weighted_fair(eligible: list[tuple[int, str, int]], rotation: dict, trace: 
         best, best_key, best_finish = earliest, earliest_key, earliest_finish
         best_weight = next(w for p, _k, w in eligible if p == best)
         clock = earliest_start
-    marks[best_key] = [best_finish, decision]
+    marks[best_key] = (best_finish, decision)
     trace["state"] = {"weight": best_weight, "total": total}
     rotation["wf2q"] = {"v": clock + VIRTUAL_SCALE // total, "n": decision + 1, "p": marks}
     return best
