@@ -318,7 +318,9 @@ def lead_create(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
     """
     lead = _lead_build(tenant=tenant, fields=fields)
     try:
-        with transaction.atomic():
+        # No savepoint inside a caller's transaction (lead_intake routes the lead in the same
+        # one): a failure here always ends the whole transaction, so one would buy nothing.
+        with transaction.atomic(savepoint=False):
             crm_account_id = fields.get("crm_account_id") or ""
             _identity_lock(tenant, _identity_keys(lead, crm_account_id))
             lead.account, account_is_new = _account_get_or_create(
