@@ -40,6 +40,7 @@ from portal.forms import (
     PartnerFilterForm,
     ProfileForm,
 )
+from routing.selectors import lead_routing_for
 from tenancy.errors import DomainError
 from tenancy.models import AuditEntry, Invitation, Membership, User
 from tenancy.roles import Perm, roles_grantable_by
@@ -525,4 +526,5 @@ class LeadDetailView(TenantObjectView):
         context["timeline"] = lead_timeline(lead=lead)
         context["timeline_limit"] = TIMELINE_LIMIT
         context["contact_hidden"] = lead_contact_hidden(lead=lead, membership=self.membership)
+        context["routing"] = lead_routing_for(lead=lead, membership=self.membership)
         return context

@@ -139,3 +139,22 @@ def decision_why(*, decision: Decision) -> str:
             "It matches “%(rule)s”, and it was your weighted turn among %(n)d eligible "
             "partners.", eligible)
     return text % {"rule": rule, "n": eligible}
+
+
+def lead_routing_for(*, lead, membership) -> dict | None:
+    """What the lead page shows about routing: for vendor roles the newest decision in words
+    and the current offers; for a partner the one line of why the lead came to it."""
+    from tenancy.roles import Perm, role_has_perm
+
+    if role_has_perm(membership.role, Perm.VIEW_ALL_LEADS):
+        decision = lead.decisions.select_related("rule").order_by("-created_at", "-id").first()
+        if decision is None:
+            return None
+        return {"lines": decision_explain(decision=decision)["lines"],
+                "offers": lead_current_offers(lead=lead)}
+    offer = (Offer.objects.filter(lead=lead, partner_id=membership.partner_id,
+                                  status__in=CURRENT_OFFER_STATUSES)
+             .select_related("decision__rule").order_by("-offered_at").first())
+    if offer is None or offer.decision is None:
+        return None
+    return {"why": decision_why(decision=offer.decision), "offer": offer}

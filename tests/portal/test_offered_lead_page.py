@@ -78,3 +78,20 @@ def test_the_partners_people_are_notified_of_the_offer_and_it_links_to_the_lead(
                                   args=[rep.tenant.slug, notification.public_id]))
     assert response.status_code == 302
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_the_partner_reads_why_the_lead_came_to_it(client, offered):
+    lead, _partner, rep = offered
+    body = _page(client, rep, lead).content.decode()
+    assert 'data-testid="why-you"' in body
+    assert "It matches “All of Germany”, and it was your turn in the rotation" in body
+    assert 'data-testid="routing"' not in body  # the full trace is for the vendor
+
+
+def test_a_manager_reads_the_whole_decision(client, vendor_a, offered):
+    lead, partner, _rep = offered
+    manager = MembershipFactory(tenant=vendor_a, role=Role.CHANNEL_MANAGER)
+    body = _page(client, manager, lead).content.decode()
+    assert 'data-testid="routing"' in body
+    assert "Rule “All of Germany” matched." in body
+    assert f"Chosen: {partner.name}." in body
