@@ -308,6 +308,9 @@ WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 # A lead created singly is routed inside its request, so the answer holds its offer. Off:
 # the create answers at once and the routing sweeper (every 15 s) routes it.
 ROUTE_ON_CREATE = env_bool("ROUTE_ON_CREATE", True)
+
+# How often beat runs the SLA sweeper: a step fires at most this long after it falls due.
+SLA_SWEEP_INTERVAL_S = env_int("SLA_SWEEP_INTERVAL_S", 10, minimum=1)
 WEBHOOK_RETRY_WINDOW = timedelta(hours=env_int("WEBHOOK_RETRY_HOURS", 24, minimum=24))
 WEBHOOK_DISABLE_AFTER = timedelta(hours=24)
 # After a secret rotation the old secret keeps signing for this long.

@@ -6,3 +6,11 @@ from escalation.services import heartbeat_record
 @shared_task(bind=True, ignore_result=True)
 def heartbeat(self) -> None:
     heartbeat_record(name="worker", hostname=self.request.hostname or "")
+
+
+@shared_task(name="escalation.offers_escalate")
+def offers_escalate_task() -> int:
+    """One SLA sweep: apply the steps that are due (escalation/sla.py)."""
+    from escalation.sla import offers_escalate
+
+    return offers_escalate()

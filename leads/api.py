@@ -202,7 +202,10 @@ class OfferSerializer(serializers.Serializer):
     is_pool = serializers.BooleanField(help_text="Offered to several partners at once; the "
                                                  "first acceptance wins.")
     offered_at = serializers.DateTimeField()
-    due_at = serializers.DateTimeField(allow_null=True)
+    sla_step = serializers.IntegerField(
+        help_text="How many steps of the offer's SLA policy have been applied.")
+    due_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the next SLA step (remind, notify, reassign) is due.")
     responded_at = serializers.DateTimeField(allow_null=True)
 
 

@@ -315,6 +315,10 @@ class LeadEventKind(models.TextChoices):
     REASSIGNED = "reassigned", _("Reassigned by hand")
     REGISTERED = "registered", _("Registered by partner")
     CONFLICT = "conflict", _("Registration conflict")
+    # SLA steps (escalation/services.py).
+    SLA_REMINDED = "sla_reminded", _("Partner reminded (SLA)")
+    SLA_ESCALATED = "sla_escalated", _("Managers notified (SLA)")
+    EXPIRED = "expired", _("Offer expired (SLA)")
 
 
 class CurrentTransactionId(models.Func):

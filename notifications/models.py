@@ -25,6 +25,9 @@ class NotificationKind(models.TextChoices):
     LEAD_UNASSIGNED = "lead_unassigned", _("A lead found no eligible partner")
     LEAD_IN_REVIEW = "lead_in_review", _("A lead waits for pre-qualification")
     LEAD_CONFLICT = "lead_conflict", _("A partner registration conflicts")
+    LEAD_REMINDER = "lead_reminder", _("An offer to my partner still waits for an answer")
+    SLA_ESCALATED = "sla_escalated", _("An offer passed an SLA step")
+    EXPIRY_STREAK = "expiry_streak", _("A partner lets offers expire")
 
 
 class EmailStatus(models.TextChoices):

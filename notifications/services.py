@@ -150,21 +150,30 @@ MANAGER_EVENT_KINDS = {
     LeadEventKind.UNASSIGNED: NotificationKind.LEAD_UNASSIGNED,
     LeadEventKind.IN_REVIEW: NotificationKind.LEAD_IN_REVIEW,
     LeadEventKind.CONFLICT: NotificationKind.LEAD_CONFLICT,
+    LeadEventKind.SLA_ESCALATED: NotificationKind.SLA_ESCALATED,
+}
+# Lead events the partner's people hear about (the partner named in the event).
+PARTNER_EVENT_KINDS = {
+    LeadEventKind.OFFERED: NotificationKind.LEAD_OFFERED,
+    LeadEventKind.REASSIGNED: NotificationKind.LEAD_OFFERED,
+    LeadEventKind.SLA_REMINDED: NotificationKind.LEAD_REMINDER,
 }
 
 
 def _notifications_for_event(event: LeadEvent) -> list[Notification]:
     lead = event.lead
-    if event.kind in (LeadEventKind.OFFERED, LeadEventKind.REASSIGNED):
-        # The partners the lead is now offered to; the event names them.
+    if event.kind in PARTNER_EVENT_KINDS:
+        # The partners the lead is offered to (or who are reminded); the event names them.
         from partners.models import Partner
 
-        public_ids = [p["id"] for p in (event.data or {}).get("partners", [])]
+        data = event.data or {}
+        named = data.get("partners") or ([data["partner"]] if data.get("partner") else [])
         partner_ids = Partner.objects.filter(
-            tenant_id=event.tenant_id, public_id__in=public_ids).values_list("pk", flat=True)
+            tenant_id=event.tenant_id, public_id__in=[p["id"] for p in named]
+        ).values_list("pk", flat=True)
         return [
             notification_build(tenant=event.tenant, recipient=user,
-                               kind=NotificationKind.LEAD_OFFERED, lead=lead,
+                               kind=PARTNER_EVENT_KINDS[event.kind], lead=lead,
                                link=_lead_link(lead), dedupe_key=f"event:{event.pk}")
             for user in partner_users(event.tenant_id, partner_ids)
         ]
@@ -173,9 +182,11 @@ def _notifications_for_event(event: LeadEvent) -> list[Notification]:
         kind = NotificationKind.LEAD_HELD
     if kind is None:
         return []
+    partner = (event.data or {}).get("partner") or {}
     return [
         notification_build(tenant=event.tenant, recipient=user, kind=kind, lead=lead,
-                           link=_lead_link(lead), dedupe_key=f"event:{event.pk}")
+                           link=_lead_link(lead), dedupe_key=f"event:{event.pk}",
+                           extra={"partner": partner.get("name", "")})
         for user in tenant_managers(event.tenant_id)
     ]
 
@@ -199,6 +210,17 @@ def _text(kind: str, lead: Lead | None, extra: dict) -> str:
     if kind == NotificationKind.LEAD_CONFLICT:
         return _("A partner registered “%(lead)s”, which conflicts with an existing lead or "
                  "protection.") % {"lead": name}
+    if kind == NotificationKind.LEAD_REMINDER:
+        return _("Reminder: “%(lead)s” still waits for your answer.") % {
+            "lead": lead.company_name or _("a prospect") if lead else ""}
+    if kind == NotificationKind.SLA_ESCALATED:
+        return _("The offer of “%(lead)s” to %(partner)s is still unanswered.") % {
+            "lead": name, "partner": extra.get("partner", "")}
+    if kind == NotificationKind.EXPIRY_STREAK:
+        return (_("%(partner)s let %(n)d offers in a row expire and was paused.")
+                if extra.get("paused") else
+                _("%(partner)s let %(n)d offers in a row expire.")) % {
+            "partner": extra.get("partner", ""), "n": extra.get("streak", 0)}
     if kind == NotificationKind.WEBHOOK_DISABLED:
         return _("Webhook endpoint %(url)s was disabled after failing for 24 hours.") % {
             "url": extra.get("url", "")}
@@ -320,3 +342,13 @@ def notification_emails_send(*, limit: int = 50, now=None) -> int:
             email_attempts=notification.email_attempts + 1, email_next_attempt_at=None)
         sent += 1
     return sent
+
+
+def expiry_streak_notify(*, partner, streak: int, paused: bool, dedupe_key: str) -> None:
+    """Tell the vendor's managers that a partner let `streak` offers in a row expire."""
+    for manager in tenant_managers(partner.tenant_id):
+        notification_create(
+            tenant=partner.tenant, recipient=manager, kind=NotificationKind.EXPIRY_STREAK,
+            link=f"/{partner.tenant.slug}/partners/{partner.public_id}/",
+            dedupe_key=dedupe_key,
+            extra={"partner": partner.name, "streak": streak, "paused": paused})

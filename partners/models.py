@@ -97,6 +97,13 @@ class Partner(TenantOwned):
         _("time zone"), max_length=64, blank=True, validators=[validate_time_zone],
         help_text=_("Empty: the vendor's time zone."),
     )
+    calendar = models.ForeignKey(
+        "escalation.BusinessCalendar", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="partners", verbose_name=_("business calendar"),
+        help_text=_("Empty: the vendor's default calendar."),
+    )
+    # Offers let expire in a row (SLA reassignments); any answer resets it.
+    expiry_streak = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,6 +2,7 @@
 language, tier, a named account, an open pool and pre-qualification, then the demo leads
 are routed through them so every lead has its offer and trace. Idempotent."""
 
+from escalation.models import BusinessCalendar, SlaAction, SlaCount, SlaPolicy, SlaStep
 from leads.models import Lead, LeadStatus
 from partners.models import Partner
 from routing.models import DeclineReason, Offer, OfferStatus, RuleSet
@@ -48,13 +49,44 @@ def _rules(partner_ids: dict[str, int]) -> list[dict]:
     ]
 
 
+def _sla_policies(tenant: Tenant) -> SlaPolicy:
+    """The vendor's default policy in business hours, and a fast one for watching the
+    sweeper at work in the demo (returned)."""
+    BusinessCalendar.objects.get_or_create(
+        tenant=tenant, name="Head office", defaults={
+            "is_default": True, "time_zone": tenant.time_zone,
+            "holidays": ["2026-12-24", "2026-12-25", "2026-12-26", "2027-01-01"]})
+    standard, created = SlaPolicy.objects.get_or_create(
+        tenant=tenant, name="Standard", defaults={"is_default": True})
+    if created:
+        for position, (minutes, action) in enumerate(
+                [(4 * 60, SlaAction.REMIND), (8 * 60, SlaAction.NOTIFY),
+                 (16 * 60, SlaAction.REASSIGN)]):
+            SlaStep.objects.create(tenant=tenant, policy=standard, position=position,
+                                   after_minutes=minutes, action=action)
+    fast, created = SlaPolicy.objects.get_or_create(
+        tenant=tenant, name="Demo: answer within minutes",
+        defaults={"count": SlaCount.WALL_CLOCK, "expiry_streak_notify": 3})
+    if created:
+        for position, (minutes, action) in enumerate(
+                [(2, SlaAction.REMIND), (4, SlaAction.REASSIGN)]):
+            SlaStep.objects.create(tenant=tenant, policy=fast, position=position,
+                                   after_minutes=minutes, action=action)
+    return fast
+
+
 def demo_routing_seed(*, northwind: Tenant) -> int:
     """Create and activate the demo rules once, then route every demo lead still waiting."""
     actor = Actor(label="demo data")
+    fast = _sla_policies(northwind)
     if not RuleSet.objects.for_tenant(northwind).exists():
         partner_ids = dict(Partner.objects.for_tenant(northwind)
                            .values_list("external_id", "pk"))
         for data in _rules(partner_ids):
+            if data["name"] == "Bavaria manufacturing":
+                # Its offers (to Alpine IT, Anna's partner) remind after 2 minutes and move
+                # on after 4: watch the console for the emails.
+                data = {**data, "sla_policy": fast}
             rule_create(tenant=northwind, data=data, actor=actor)
         ruleset_activate(tenant=northwind, actor=actor, note="Demo rules")
     routed = 0

@@ -236,7 +236,12 @@ class Offer(TenantOwned):
     status = models.CharField(max_length=12, choices=OfferStatus.choices,
                               default=OfferStatus.OPEN)
     offered_at = models.DateTimeField(default=timezone.now)
-    # The next SLA step (#6); swept by beat.
+    # The SLA policy the offer runs under, the index of its next step, and when that step is
+    # due: the sweeper (escalation/services.py `offers_escalate`) applies it then.
+    sla_policy = models.ForeignKey("escalation.SlaPolicy", on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    sla_step = models.PositiveSmallIntegerField(default=0)
+    sla_attempts = models.PositiveSmallIntegerField(default=0)
     due_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     decline_reason = models.CharField(max_length=20, choices=DeclineReason.choices, blank=True)
@@ -265,6 +270,9 @@ class Offer(TenantOwned):
                          condition=models.Q(status="open")),
             # Performance: a partner's offers in the window.
             models.Index(fields=["tenant", "offered_at"], name="offer_tenant_recent"),
+            # The SLA sweeper: WHERE status = 'open' AND due_at <= now ORDER BY due_at.
+            models.Index(fields=["due_at"], name="offer_sla_due",
+                         condition=models.Q(status="open", due_at__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from escalation.sla import offer_sla_start
 from leads.models import CLOSED_STATUSES, Account, Lead, LeadEventKind, LeadStatus, SourceKind
 from leads.services import Conflict, event_write, lead_create, lead_lock
 from partners.models import Partner
@@ -60,7 +61,7 @@ def _facts_ref(partner: engine.PartnerFacts) -> dict:
     return {"id": partner.public_id, "name": partner.name, "external_id": partner.external_id}
 
 
-def _partner_ref(partner: Partner) -> dict:
+def partner_ref(partner: Partner) -> dict:
     return {"id": str(partner.public_id), "name": partner.name,
             "external_id": partner.external_id}
 
@@ -194,7 +195,9 @@ def _decision_record(lead: Lead, outcome: engine.Outcome, actor: Actor,
     offers = Offer.objects.bulk_create([
         Offer(tenant_id=lead.tenant_id, lead=lead, decision=decision,
               partner=_partner_from_facts(partners[partner_id], lead.tenant_id),
-              rule_id=rule.id if rule else None, is_pool=is_pool, offered_at=now)
+              rule_id=rule.id if rule else None, is_pool=is_pool, offered_at=now,
+              **offer_sla_start(tenant=lead.tenant, partner_id=partner_id, offered_at=now,
+                                policy_id=rule.sla_policy_id if rule else None))
         for partner_id in outcome.chosen
     ])
     lead.current_offers = offers  # as routing.selectors.current_offers() would prefetch
@@ -297,10 +300,12 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
         offer.responded_at = now
         offer.responded_by = actor.user
         offer.responded_by_label = actor.label[:254]
+        offer.due_at = None
         offer.save(update_fields=["status", "responded_at", "responded_by",
-                                  "responded_by_label"])
+                                  "responded_by_label", "due_at"])
         withdrawn = Offer.objects.filter(lead=lead, status=OfferStatus.OPEN).update(
-            status=OfferStatus.WITHDRAWN, responded_at=now)
+            status=OfferStatus.WITHDRAWN, responded_at=now, due_at=None)
+        _expiry_streak_reset(offer.partner_id)
         previous = lead.status
         lead.status = LeadStatus.ACCEPTED
         lead.partner = offer.partner
@@ -310,9 +315,14 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
         _account_hold(lead, offer.partner, now)
         event_write(lead, LeadEventKind.ACCEPTED, actor, from_status=previous,
                     to_status=lead.status,
-                    data={"offer": str(offer.public_id), "partner": _partner_ref(offer.partner),
+                    data={"offer": str(offer.public_id), "partner": partner_ref(offer.partner),
                           "withdrawn": withdrawn})
     return offer
+
+
+def _expiry_streak_reset(partner_id: int) -> None:
+    # An update, not a save: a partner's save changes the routing configuration version.
+    Partner.objects.filter(pk=partner_id, expiry_streak__gt=0).update(expiry_streak=0)
 
 
 def _account_hold(lead: Lead, partner: Partner, now: datetime.datetime,
@@ -350,8 +360,10 @@ def offer_decline(*, offer: Offer, reason: str, text: str = "", actor: Actor) ->
         offer.responded_at = now
         offer.responded_by = actor.user
         offer.responded_by_label = actor.label[:254]
+        offer.due_at = None
         offer.save(update_fields=["status", "decline_reason", "reason_text", "responded_at",
-                                  "responded_by", "responded_by_label"])
+                                  "responded_by", "responded_by_label", "due_at"])
+        _expiry_streak_reset(offer.partner_id)
         still_open = Offer.objects.filter(lead=lead, status=OfferStatus.OPEN).exists()
         lead.updated_at = now
         if not still_open:
@@ -359,11 +371,54 @@ def offer_decline(*, offer: Offer, reason: str, text: str = "", actor: Actor) ->
         lead.save(update_fields=["status", "updated_at"])
         event_write(lead, LeadEventKind.DECLINED, actor, from_status=LeadStatus.OFFERED,
                     to_status=lead.status,
-                    data={"offer": str(offer.public_id), "partner": _partner_ref(offer.partner),
+                    data={"offer": str(offer.public_id), "partner": partner_ref(offer.partner),
                           "reason": reason, "text": offer.reason_text})
         if not still_open:
             _route_locked(lead, SYSTEM)
     return offer
+
+
+def offer_expire(*, lead: Lead, offer: Offer, data: dict, now: datetime.datetime,
+                 notify_streak: int | None = None, pause_on_streak: bool = False) -> Offer:
+    """The partner let the offer run out (an SLA `reassign` step): it expires and the lead
+    goes to the next eligible partner (never back to this one) in the same transaction.
+    The caller (the SLA sweeper) holds the lead's and the offer's locks and checked the
+    offer is open. A partner that lets `notify_streak` offers in a row expire is reported to
+    the managers, and paused if the policy says so."""
+    offer.status = OfferStatus.EXPIRED
+    offer.responded_at = now
+    offer.due_at = None
+    offer.save(update_fields=["status", "responded_at", "due_at"])
+    Partner.objects.filter(pk=offer.partner_id).update(expiry_streak=F("expiry_streak") + 1)
+    streak = Partner.objects.filter(pk=offer.partner_id).values_list(
+        "expiry_streak", flat=True).get()
+    still_open = Offer.objects.filter(lead=lead, status=OfferStatus.OPEN).exists()
+    lead.updated_at = now
+    if not still_open:
+        lead.status = LeadStatus.ROUTING
+    lead.save(update_fields=["status", "updated_at"])
+    event_write(lead, LeadEventKind.EXPIRED, SYSTEM, from_status=LeadStatus.OFFERED,
+                to_status=lead.status, data={**data, "expiry_streak": streak})
+    if notify_streak and streak == notify_streak:
+        _expiry_streak_report(offer.partner, streak, pause=pause_on_streak, offer=offer)
+    if not still_open:
+        _route_locked(lead, SYSTEM)
+    return offer
+
+
+def _expiry_streak_report(partner: Partner, streak: int, *, pause: bool, offer: Offer) -> None:
+    from notifications.services import expiry_streak_notify
+
+    if pause:
+        current = Partner.objects.select_for_update().get(pk=partner.pk)
+        current.paused = True
+        current.paused_reason = _("Let %(n)d offers in a row expire.") % {"n": streak}
+        current.save(update_fields=["paused", "paused_reason", "updated_at"])
+        audit_record(tenant=current.tenant, actor=None, actor_label="SLA",
+                     action="partner.pause", target=current, after={"paused": True,
+                                                                     "expiry_streak": streak})
+    expiry_streak_notify(partner=partner, streak=streak, paused=pause,
+                         dedupe_key=f"expiry-streak:{offer.pk}")
 
 
 def lead_release(*, lead: Lead, partner: Partner, reason: str, actor: Actor) -> Lead:
@@ -379,7 +434,8 @@ def lead_release(*, lead: Lead, partner: Partner, reason: str, actor: Actor) -> 
                            code="lead_not_held")
         now = timezone.now()
         Offer.objects.filter(lead=current, status=OfferStatus.ACCEPTED).update(
-            status=OfferStatus.RELEASED, reason_text=reason[:500], responded_at=now)
+            status=OfferStatus.RELEASED, reason_text=reason[:500], responded_at=now,
+            due_at=None)
         _account_release(current, partner, now)
         current.status = LeadStatus.ROUTING
         current.partner = None
@@ -388,7 +444,7 @@ def lead_release(*, lead: Lead, partner: Partner, reason: str, actor: Actor) -> 
         current.save(update_fields=["status", "partner", "stage", "updated_at"])
         event_write(current, LeadEventKind.RELEASED, actor, from_status=LeadStatus.ACCEPTED,
                     to_status=current.status,
-                    data={"partner": _partner_ref(partner), "reason": reason[:500]})
+                    data={"partner": partner_ref(partner), "reason": reason[:500]})
         return _route_locked(current, SYSTEM)
 
 
@@ -424,7 +480,7 @@ def lead_reassign(*, lead: Lead, partner: Partner, reason: str, actor: Actor) ->
             .values_list("partner_id", flat=True))
         Offer.objects.filter(lead=current, status__in=[OfferStatus.OPEN, OfferStatus.ACCEPTED]
                              ).update(status=OfferStatus.REASSIGNED, responded_at=now,
-                                      reason_text=reason[:500])
+                                      reason_text=reason[:500], due_at=None)
         decision = Decision.objects.create(
             tenant_id=current.tenant_id, lead=current, kind=DecisionKind.MANUAL,
             partner=partner, created_at=now,
@@ -432,7 +488,9 @@ def lead_reassign(*, lead: Lead, partner: Partner, reason: str, actor: Actor) ->
                    "chosen": [partner.pk]},
         )
         Offer.objects.create(tenant_id=current.tenant_id, lead=current, partner=partner,
-                             decision=decision, offered_at=now)
+                             decision=decision, offered_at=now,
+                             **offer_sla_start(tenant=current.tenant, partner_id=partner.pk,
+                                               offered_at=now, policy_id=None))
         previous = current.status
         current.status = LeadStatus.OFFERED
         current.partner = None
@@ -442,7 +500,7 @@ def lead_reassign(*, lead: Lead, partner: Partner, reason: str, actor: Actor) ->
         event_write(current, LeadEventKind.REASSIGNED, actor, from_status=previous,
                     to_status=current.status,
                     data={"decision": decision.pk, "reason": reason[:500],
-                          "partners": [_partner_ref(partner)]})
+                          "partners": [partner_ref(partner)]})
         audit_record(tenant=current.tenant, actor=actor.user, actor_label=actor.label,
                      action="lead.reassign", target=current,
                      before={"partners": before}, after={"partner": partner.pk,
@@ -526,7 +584,7 @@ def lead_register(*, tenant: Tenant, partner: Partner, fields: dict, actor: Acto
             lead.save(update_fields=["status", "updated_at"])
             event_write(lead, LeadEventKind.CONFLICT, actor, from_status=LeadStatus.RECEIVED,
                         to_status=lead.status,
-                        data={"decision": decision.pk, "partner": _partner_ref(partner),
+                        data={"decision": decision.pk, "partner": partner_ref(partner),
                               "conflicts": [str(c.public_id) for c in conflicts]})
             return lead
         return _registration_accept(lead, partner, actor, now, from_status=LeadStatus.RECEIVED)
@@ -549,7 +607,7 @@ def _registration_accept(lead: Lead, partner: Partner, actor: Actor, now: dateti
     lead.save(update_fields=["status", "partner", "accepted_at", "updated_at"])
     event_write(lead, LeadEventKind.REGISTERED, actor, from_status=from_status,
                 to_status=lead.status,
-                data={"decision": decision.pk, "partner": _partner_ref(partner),
+                data={"decision": decision.pk, "partner": partner_ref(partner),
                       "protected_until": protect_until.isoformat()
                       if lead.account_id else None})
     return lead

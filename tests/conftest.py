@@ -35,12 +35,14 @@ def pytest_collection_modifyitems(config, items):
 def _fresh_config_caches():
     """Rolled-back tests can reuse a tenant's primary key with the same config_version:
     start each test with empty per-process configuration caches."""
+    from escalation import sla
     from leads import services as lead_services
     from routing import inputs as routing_inputs
 
     lead_services._custom_fields_cache.clear()
     routing_inputs._config_cache.clear()
     routing_inputs._performance_cache.clear()
+    sla._cache.clear()
 
 
 @pytest.fixture
