@@ -96,6 +96,13 @@ class SlaPolicy(TenantOwned):
                     "expire."))
     expiry_streak_pause = models.BooleanField(
         _("pause the partner then"), default=False)
+    stall_gap_days = models.PositiveSmallIntegerField(
+        _("follow up after (days without activity)"), default=14,
+        help_text=_("An accepted lead without activity this long reminds its partner; after "
+                    "a second gap the managers hear of it."))
+    stall_release = models.BooleanField(
+        _("release after a third gap"), default=False,
+        help_text=_("Take the lead back and route it again."))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

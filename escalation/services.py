@@ -2,6 +2,7 @@ import datetime
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from escalation.models import Heartbeat, SlaAction
 
@@ -79,4 +80,38 @@ def offer_sla_step_apply(*, offer_id: int, step: int, now: datetime.datetime) ->
         offer.due_at = step_due_at(config=config, policy=policy, step=step + 1,
                                    partner_id=offer.partner_id, offered_at=offer.offered_at)
         offer.save(update_fields=["sla_step", "due_at"])
+        return True
+
+
+def lead_followup_step_apply(*, lead_id: int, step: int, now: datetime.datetime) -> bool:
+    """Apply stall step `step` to an accepted lead if still due; True if applied. The lead is
+    locked with SKIP LOCKED and must still be accepted, at this step and due."""
+    from leads.models import Lead, LeadEventKind, LeadStatus
+    from leads.services import event_write
+    from routing.services import lead_release, partner_ref
+    from tenancy.actors import SYSTEM
+
+    with transaction.atomic():
+        lead = (Lead.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("tenant", "account", "partner").filter(pk=lead_id).first())
+        if (lead is None or lead.status != LeadStatus.ACCEPTED or lead.followup_step != step
+                or lead.followup_due_at is None or lead.followup_due_at > now):
+            return False
+        gap = datetime.timedelta(days=lead.followup_gap_days)
+        data = {"partner": partner_ref(lead.partner), "step": step + 1,
+                "days_without_activity": lead.followup_gap_days * (step + 1)}
+        if step >= 2:
+            if lead.followup_release:
+                lead_release(lead=lead, partner=lead.partner, actor=SYSTEM, reason=_(
+                    "No activity for %(days)d days.") % {"days": data["days_without_activity"]})
+                return True
+            Lead.objects.filter(pk=lead.pk).update(followup_due_at=None)
+            return False
+        kind = (LeadEventKind.FOLLOWUP_REMINDED if step == 0
+                else LeadEventKind.FOLLOWUP_ESCALATED)
+        event_write(lead, kind, SYSTEM, from_status=lead.status, to_status=lead.status,
+                    data=data)
+        last = step == 1 and not lead.followup_release
+        Lead.objects.filter(pk=lead.pk).update(
+            followup_step=step + 1, followup_due_at=None if last else lead.followup_due_at + gap)
         return True

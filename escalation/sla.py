@@ -35,6 +35,8 @@ class PolicyFacts:
     name: str
     business_hours: bool
     pause_when_away: bool
+    stall_gap_days: int
+    stall_release: bool
     steps: tuple[StepFacts, ...]
     expiry_streak_notify: int | None
     expiry_streak_pause: bool
@@ -87,6 +89,7 @@ def _sla_config_build(tenant: Tenant) -> SlaConfig:
             id=policy.pk, name=policy.name,
             business_hours=policy.count == SlaCount.BUSINESS_HOURS,
             pause_when_away=policy.pause_when_away, steps=tuple(steps.get(policy.pk, ())),
+            stall_gap_days=policy.stall_gap_days, stall_release=policy.stall_release,
             expiry_streak_notify=policy.expiry_streak_notify,
             expiry_streak_pause=policy.expiry_streak_pause)
         if policy.is_default:
@@ -144,6 +147,51 @@ def offer_sla_start(*, tenant: Tenant, policy_id: int | None, partner_id: int,
     return {"sla_policy_id": policy.id, "sla_step": 0,
             "due_at": step_due_at(config=config, policy=policy, step=0, partner_id=partner_id,
                                   offered_at=offered_at)}
+
+
+# --- stall follow-up ---------------------------------------------------------------------------
+
+FOLLOWUP_FIELDS = ("followup_due_at", "followup_step", "followup_gap_days", "followup_release")
+
+
+def followup_start(*, lead, policy_id: int | None, now: datetime.datetime) -> None:
+    """An accepted lead's stall clock: the gap and release setting of its offer's policy (else
+    the vendor's default; 14 days and no release without one), first step after one gap.
+    Sets the fields; the caller saves them (FOLLOWUP_FIELDS)."""
+    stall = stall_settings(tenant=lead.tenant, policy_id=policy_id)
+    lead.followup_gap_days, lead.followup_release = stall
+    lead.followup_step = 0
+    lead.followup_due_at = now + datetime.timedelta(days=lead.followup_gap_days)
+
+
+def stall_settings(*, tenant: Tenant, policy_id: int | None) -> tuple[int, bool]:
+    config = sla_config(tenant=tenant)
+    policy = config.policies.get(policy_id or config.default_policy_id)
+    return (policy.stall_gap_days, policy.stall_release) if policy else (14, False)
+
+
+def leads_follow_up(*, limit: int = 200, now: datetime.datetime | None = None) -> int:
+    """One sweep of stalled accepted leads: remind the partner after one gap without
+    activity, tell the managers after a second, release the lead after a third if the policy
+    says so. Same steps and guarantees as `offers_escalate` (lead locked with SKIP LOCKED,
+    step checked under the lock, failures pushed forward)."""
+    from escalation.services import lead_followup_step_apply
+    from leads.models import Lead, LeadStatus
+
+    now = now or timezone.now()
+    due = list(Lead.objects.filter(status=LeadStatus.ACCEPTED, followup_due_at__lte=now)
+               .order_by("followup_due_at").values_list("pk", "followup_step")[:limit])
+    applied = 0
+    for lead_id, step in due:
+        try:
+            if lead_followup_step_apply(lead_id=lead_id, step=step, now=now):
+                applied += 1
+        except Exception:
+            logger.exception("Follow-up step %s of lead %s failed; retrying later", step,
+                             lead_id)
+            Lead.objects.filter(pk=lead_id, followup_step=step).update(
+                followup_due_at=now + RETRY_BACKOFF)
+    return applied
 
 
 # --- the sweeper ------------------------------------------------------------------------------

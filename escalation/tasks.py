@@ -10,7 +10,7 @@ def heartbeat(self) -> None:
 
 @shared_task(name="escalation.offers_escalate")
 def offers_escalate_task() -> int:
-    """One SLA sweep: apply the steps that are due (escalation/sla.py)."""
-    from escalation.sla import offers_escalate
+    """One SLA sweep: the offers' steps that are due, then stalled accepted leads."""
+    from escalation.sla import leads_follow_up, offers_escalate
 
-    return offers_escalate()
+    return offers_escalate() + leads_follow_up()

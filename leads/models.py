@@ -215,6 +215,13 @@ class Lead(TenantOwned):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
     )
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    # Stall follow-up of an accepted lead (escalation/sla.py `leads_follow_up`): when the next
+    # step is due, which step it is (0 remind the partner, 1 notify the managers, 2 release if
+    # the policy says so), and the gap and release setting copied from its SLA policy.
+    followup_due_at = models.DateTimeField(_("follow-up due"), null=True, blank=True)
+    followup_step = models.PositiveSmallIntegerField(default=0)
+    followup_gap_days = models.PositiveSmallIntegerField(default=14)
+    followup_release = models.BooleanField(default=False)
     won_value = models.DecimalField(
         _("order value"), max_digits=14, decimal_places=2, null=True, blank=True
     )
@@ -241,6 +248,10 @@ class Lead(TenantOwned):
             models.Index(fields=["tenant", "-created_at"], name="lead_tenant_recent"),
             models.Index(fields=["tenant", "updated_at"], name="lead_tenant_updated"),
             models.Index(fields=["tenant", "status"], name="lead_tenant_status"),
+            # The stall sweeper: WHERE status = 'accepted' AND followup_due_at <= now.
+            models.Index(fields=["followup_due_at"], name="lead_followup_due",
+                         condition=models.Q(status="accepted",
+                                            followup_due_at__isnull=False)),
             # Duplicate detection: the earliest lead with the same case-folded email.
             models.Index(
                 fields=["tenant", "email_key", "created_at"], name="lead_tenant_email",
@@ -319,6 +330,8 @@ class LeadEventKind(models.TextChoices):
     SLA_REMINDED = "sla_reminded", _("Partner reminded (SLA)")
     SLA_ESCALATED = "sla_escalated", _("Managers notified (SLA)")
     EXPIRED = "expired", _("Offer expired (SLA)")
+    FOLLOWUP_REMINDED = "followup_reminded", _("Partner reminded of a stalled lead")
+    FOLLOWUP_ESCALATED = "followup_escalated", _("Managers told of a stalled lead")
 
 
 class CurrentTransactionId(models.Func):

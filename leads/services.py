@@ -582,6 +582,13 @@ def _require_pipeline(lead: Lead) -> None:
         )
 
 
+def _followup_restart(lead: Lead) -> None:
+    """Activity on an accepted lead restarts its stall clock from the first step."""
+    if lead.status == LeadStatus.ACCEPTED:
+        lead.followup_step = 0
+        lead.followup_due_at = lead.updated_at + datetime.timedelta(days=lead.followup_gap_days)
+
+
 def lead_stage_change(*, lead: Lead, stage: PipelineStage, actor: Actor) -> Lead:
     with transaction.atomic():
         current = lead_lock(lead)
@@ -593,7 +600,8 @@ def lead_stage_change(*, lead: Lead, stage: PipelineStage, actor: Actor) -> Lead
         before = current.stage
         current.stage = stage
         current.updated_at = timezone.now()
-        current.save(update_fields=["stage", "updated_at"])
+        _followup_restart(current)
+        current.save(update_fields=["stage", "updated_at", "followup_due_at", "followup_step"])
         Activity.objects.create(
             tenant_id=current.tenant_id, lead=current, kind=ActivityKind.STAGE_CHANGE,
             body=f"{before.name if before else '–'} → {stage.name}", author=actor.user,
@@ -616,7 +624,9 @@ def lead_mark_won(
         current.won_value = order_value
         current.closed_on = closed_on
         current.updated_at = timezone.now()
-        current.save(update_fields=["status", "won_value", "closed_on", "updated_at"])
+        current.followup_due_at = None
+        current.save(update_fields=["status", "won_value", "closed_on", "updated_at",
+                                    "followup_due_at"])
         event_write(current, LeadEventKind.WON, actor, from_status=previous,
                      to_status=current.status,
                      data={"order_value": str(order_value), "closed_on": closed_on.isoformat()})
@@ -632,7 +642,9 @@ def lead_mark_lost(*, lead: Lead, reason: str, closed_on: datetime.date, actor: 
         current.lost_reason = reason
         current.closed_on = closed_on
         current.updated_at = timezone.now()
-        current.save(update_fields=["status", "lost_reason", "closed_on", "updated_at"])
+        current.followup_due_at = None
+        current.save(update_fields=["status", "lost_reason", "closed_on", "updated_at",
+                                    "followup_due_at"])
         event_write(current, LeadEventKind.LOST, actor, from_status=previous,
                      to_status=current.status,
                      data={"reason": reason, "closed_on": closed_on.isoformat()})
@@ -654,7 +666,8 @@ def activity_log(
             occurred_at=occurred_at or timezone.now(),
         )
         current.updated_at = timezone.now()
-        current.save(update_fields=["updated_at"])
+        _followup_restart(current)
+        current.save(update_fields=["updated_at", "followup_due_at", "followup_step"])
         event_write(current, LeadEventKind.ACTIVITY_LOGGED, actor, from_status=current.status,
                      to_status=current.status,
                      data={"activity": str(activity.public_id), "kind": kind})

@@ -28,6 +28,8 @@ class NotificationKind(models.TextChoices):
     LEAD_REMINDER = "lead_reminder", _("An offer to my partner still waits for an answer")
     SLA_ESCALATED = "sla_escalated", _("An offer passed an SLA step")
     EXPIRY_STREAK = "expiry_streak", _("A partner lets offers expire")
+    LEAD_FOLLOWUP = "lead_followup", _("An accepted lead has had no activity")
+    LEAD_STALLED = "lead_stalled", _("An accepted lead of a partner has stalled")
 
 
 class EmailStatus(models.TextChoices):

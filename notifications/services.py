@@ -151,12 +151,14 @@ MANAGER_EVENT_KINDS = {
     LeadEventKind.IN_REVIEW: NotificationKind.LEAD_IN_REVIEW,
     LeadEventKind.CONFLICT: NotificationKind.LEAD_CONFLICT,
     LeadEventKind.SLA_ESCALATED: NotificationKind.SLA_ESCALATED,
+    LeadEventKind.FOLLOWUP_ESCALATED: NotificationKind.LEAD_STALLED,
 }
 # Lead events the partner's people hear about (the partner named in the event).
 PARTNER_EVENT_KINDS = {
     LeadEventKind.OFFERED: NotificationKind.LEAD_OFFERED,
     LeadEventKind.REASSIGNED: NotificationKind.LEAD_OFFERED,
     LeadEventKind.SLA_REMINDED: NotificationKind.LEAD_REMINDER,
+    LeadEventKind.FOLLOWUP_REMINDED: NotificationKind.LEAD_FOLLOWUP,
 }
 
 
@@ -216,6 +218,12 @@ def _text(kind: str, lead: Lead | None, extra: dict) -> str:
     if kind == NotificationKind.SLA_ESCALATED:
         return _("The offer of “%(lead)s” to %(partner)s is still unanswered.") % {
             "lead": name, "partner": extra.get("partner", "")}
+    if kind == NotificationKind.LEAD_FOLLOWUP:
+        return _("“%(lead)s” has had no activity for a while: log what happened or update "
+                 "its stage.") % {"lead": name}
+    if kind == NotificationKind.LEAD_STALLED:
+        return _("“%(lead)s” at %(partner)s has stalled: no activity through two follow-up "
+                 "periods.") % {"lead": name, "partner": extra.get("partner", "")}
     if kind == NotificationKind.EXPIRY_STREAK:
         return (_("%(partner)s let %(n)d offers in a row expire and was paused.")
                 if extra.get("paused") else

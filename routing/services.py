@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from escalation.sla import offer_sla_start
+from escalation.sla import FOLLOWUP_FIELDS, followup_start, offer_sla_start
 from leads.models import CLOSED_STATUSES, Account, Lead, LeadEventKind, LeadStatus, SourceKind
 from leads.services import Conflict, event_write, lead_create, lead_lock
 from partners.models import Partner
@@ -311,7 +311,9 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
         lead.partner = offer.partner
         lead.accepted_at = now
         lead.updated_at = now
-        lead.save(update_fields=["status", "partner", "accepted_at", "updated_at"])
+        followup_start(lead=lead, policy_id=offer.sla_policy_id, now=now)
+        lead.save(update_fields=["status", "partner", "accepted_at", "updated_at",
+                                 *FOLLOWUP_FIELDS])
         _account_hold(lead, offer.partner, now)
         event_write(lead, LeadEventKind.ACCEPTED, actor, from_status=previous,
                     to_status=lead.status,
@@ -441,7 +443,9 @@ def lead_release(*, lead: Lead, partner: Partner, reason: str, actor: Actor) -> 
         current.partner = None
         current.stage = None
         current.updated_at = now
-        current.save(update_fields=["status", "partner", "stage", "updated_at"])
+        current.followup_due_at = None
+        current.save(update_fields=["status", "partner", "stage", "updated_at",
+                                    "followup_due_at"])
         event_write(current, LeadEventKind.RELEASED, actor, from_status=LeadStatus.ACCEPTED,
                     to_status=current.status,
                     data={"partner": partner_ref(partner), "reason": reason[:500]})
@@ -496,7 +500,9 @@ def lead_reassign(*, lead: Lead, partner: Partner, reason: str, actor: Actor) ->
         current.partner = None
         current.stage = None
         current.updated_at = now
-        current.save(update_fields=["status", "partner", "stage", "updated_at"])
+        current.followup_due_at = None
+        current.save(update_fields=["status", "partner", "stage", "updated_at",
+                                    "followup_due_at"])
         event_write(current, LeadEventKind.REASSIGNED, actor, from_status=previous,
                     to_status=current.status,
                     data={"decision": decision.pk, "reason": reason[:500],
@@ -604,7 +610,9 @@ def _registration_accept(lead: Lead, partner: Partner, actor: Actor, now: dateti
     lead.partner = partner
     lead.accepted_at = now
     lead.updated_at = now
-    lead.save(update_fields=["status", "partner", "accepted_at", "updated_at"])
+    followup_start(lead=lead, policy_id=None, now=now)
+    lead.save(update_fields=["status", "partner", "accepted_at", "updated_at",
+                             *FOLLOWUP_FIELDS])
     event_write(lead, LeadEventKind.REGISTERED, actor, from_status=from_status,
                 to_status=lead.status,
                 data={"decision": decision.pk, "partner": partner_ref(partner),

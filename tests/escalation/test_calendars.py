@@ -81,7 +81,8 @@ calendars = st.builds(
 instants = st.datetimes(min_value=datetime.datetime(2025, 1, 1),
                         max_value=datetime.datetime(2028, 12, 31),
                         timezones=st.just(datetime.UTC))
-durations = st.integers(0, 60 * 24 * 20).map(lambda m: datetime.timedelta(minutes=m))
+# Up to a working week of 60 hours: sparse calendars (one hour a week) stay within years.
+durations = st.integers(0, 60 * 60).map(lambda m: datetime.timedelta(minutes=m))
 
 
 @given(hours=calendars, start=instants, duration=durations)
