@@ -10,15 +10,18 @@ from django.utils import timezone
 from escalation.models import SlaPolicy, SlaStep
 from escalation.sla import offers_escalate
 from leads.models import LeadEvent, LeadStatus
-from leads.services import Conflict
+from leads.services import Conflict, lead_create_bulk
 from routing.models import Offer, OfferStatus
 from routing.rules import rule_create, ruleset_activate
-from routing.services import lead_intake, offer_accept
+from routing.services import lead_intake, leads_route_pending, offer_accept
 from tenancy.actors import SYSTEM
 from tests.concurrency import race
 from tests.factories import PartnerFactory, TenantFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+DUE = 2000  # offers due at once for two sweepers
+RACES = 500  # accept-versus-reassign rounds
 
 
 def _vendor(action, partners=2):
@@ -40,23 +43,24 @@ def _lead(tenant, n):
 
 def test_two_sweepers_over_the_same_due_offers_apply_each_step_once():
     tenant = _vendor("remind")
-    for n in range(300):
-        _lead(tenant, n)
+    leads = lead_create_bulk(tenant=tenant, actor=SYSTEM, items=[
+        {"contact_email": f"b{n}@c{n}.example"} for n in range(DUE)])
+    assert leads_route_pending(lead_ids=[r.lead.pk for r in leads], limit=DUE) == DUE
     Offer.objects.filter(tenant=tenant).update(due_at=timezone.now() - datetime.timedelta(1))
 
-    results = race(lambda: offers_escalate(limit=1000), lambda: offers_escalate(limit=1000))
+    results = race(lambda: offers_escalate(limit=DUE), lambda: offers_escalate(limit=DUE))
 
     assert all(isinstance(r, int) for r in results), results
-    assert sum(results) == 300
-    assert LeadEvent.objects.filter(tenant=tenant, kind="sla_reminded").count() == 300
+    assert sum(results) == DUE
+    assert LeadEvent.objects.filter(tenant=tenant, kind="sla_reminded").count() == DUE
     assert set(Offer.objects.filter(tenant=tenant).values_list("sla_step", flat=True)) == {1}
-    assert offers_escalate(limit=1000) == 0
+    assert offers_escalate(limit=DUE) == 0
 
 
 def test_accepting_while_the_sweeper_reassigns_ends_in_one_outcome():
     tenant = _vendor("reassign")
     outcomes = {"accepted": 0, "expired": 0}
-    for n in range(40):
+    for n in range(RACES):
         lead = _lead(tenant, n)
         offer = Offer.objects.get(lead=lead, status=OfferStatus.OPEN)
         Offer.objects.filter(pk=offer.pk).update(due_at=timezone.now())
@@ -82,4 +86,4 @@ def test_accepting_while_the_sweeper_reassigns_ends_in_one_outcome():
         # Every closed offer has exactly one outcome and its time.
         for closed in lead.offers.exclude(status=OfferStatus.OPEN):
             assert closed.responded_at is not None and closed.due_at is None
-    assert sum(outcomes.values()) == 40
+    assert sum(outcomes.values()) == RACES
