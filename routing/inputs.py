@@ -126,11 +126,17 @@ def lead_facts(*, lead: Lead, now: datetime.datetime) -> LeadFacts:
     for key, value in (lead.custom_fields or {}).items():
         fields[f"custom.{key}"] = value
     account = lead.account if lead.account_id else None
+    owner_id = account.owner_id if account else None
+    if owner_id is None and lead.duplicate_of_id:
+        # No account (a free-mail inquiry): the partner holding the earlier lead of the same
+        # person holds the customer.
+        owner_id = Lead.objects.filter(pk=lead.duplicate_of_id, status__in=(
+            LeadStatus.ACCEPTED, LeadStatus.WON)).values_list("partner_id", flat=True).first()
     return LeadFacts(
         fields=fields,
         account_domain=(account.domain or "") if account else lead.company_domain,
         account_crm_id=(account.crm_account_id or "") if account else "",
-        account_owner_id=account.owner_id if account else None,
+        account_owner_id=owner_id,
         account_protected=bool(account and account.owner_id and account.protected_until
                                and account.protected_until > now),
         is_duplicate=lead.duplicate_of_id is not None,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -121,6 +121,10 @@ def _route_locked(lead: Lead, actor: Actor, *, reviewed: bool = False,
     now = timezone.now()
     facts = lead_facts(lead=lead, now=now)
     excluded = frozenset() if fresh else _passed_partners(lead)
+    if not fresh and not reviewed:
+        # A lead a manager let through pre-qualification is not reviewed again when a partner
+        # declines, lets expire or releases it.
+        reviewed = Decision.objects.filter(lead=lead, kind=DecisionKind.REVIEW).exists()
     matched = engine.rule_match(facts, config.rules)
     rule = matched[0]
     rotation_row = None
@@ -387,6 +391,7 @@ def offer_expire(*, lead: Lead, offer: Offer, data: dict, now: datetime.datetime
     The caller (the SLA sweeper) holds the lead's and the offer's locks and checked the
     offer is open. A partner that lets `notify_streak` offers in a row expire is reported to
     the managers, and paused if the policy says so."""
+    now = timezone.now()  # the sweep's clock decided it was due; the event gets the time
     offer.status = OfferStatus.EXPIRED
     offer.responded_at = now
     offer.due_at = None
@@ -556,8 +561,12 @@ def _registration_conflicts(lead: Lead, partner: Partner, now: datetime.datetime
     same = Q(email_key=lead.email_key) if lead.email_key else Q(pk__in=[])
     if lead.account_id:
         same |= Q(account_id=lead.account_id)
+    offered_elsewhere = Exists(Offer.objects.filter(
+        lead=OuterRef("pk"), status=OfferStatus.OPEN).exclude(partner=partner))
+    held_elsewhere = Q(partner__isnull=False) & ~Q(partner=partner)
     return list(Lead.objects.for_tenant(lead.tenant).filter(same).exclude(pk=lead.pk)
-                .exclude(status__in=CLOSED_STATUSES).exclude(partner=partner)
+                .exclude(status__in=CLOSED_STATUSES)
+                .filter(held_elsewhere | Q(offered_elsewhere))
                 .order_by("created_at")[:10])
 
 

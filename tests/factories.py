@@ -134,3 +134,38 @@ class CustomFieldFactory(factory.django.DjangoModelFactory):
     label = factory.Sequence(lambda n: f"Field {n}")
     kind = "text"
     position = factory.Sequence(lambda n: n)
+
+
+# --- routing (appended for tests/routing) ------------------------------------------------------
+
+_rule_names = iter(range(10**9))
+
+
+def routing_rules_activate(tenant, *specs, actor=None, note=""):
+    """Add one rule per spec (rule_create data; a name is made up if missing) to the draft,
+    in order, activate the draft, and return its rules in position order."""
+    from routing.rules import rule_create, ruleset_activate
+    from tenancy.actors import SYSTEM
+
+    actor = actor or SYSTEM
+    for spec in specs:
+        rule_create(tenant=tenant, actor=actor,
+                    data={"name": f"Rule {next(_rule_names)}", **spec})
+    rule_set = ruleset_activate(tenant=tenant, actor=actor, note=note)
+    return list(rule_set.rules.order_by("position", "id"))
+
+
+def _today():
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+class OutOfOfficeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "partners.OutOfOffice"
+
+    partner = factory.SubFactory(PartnerFactory)
+    tenant = factory.SelfAttribute("partner.tenant")
+    starts_on = factory.LazyFunction(_today)
+    ends_on = factory.SelfAttribute("starts_on")
