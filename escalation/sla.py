@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -206,12 +206,15 @@ def offers_escalate(*, limit: int = 200, now: datetime.datetime | None = None) -
 
     Steps:
     1. Read the due offers, oldest due first (partial index `offer_sla_due`).
-    2. For each, in its own transaction: lock the lead with SKIP LOCKED (a lead that a
-       partner is accepting, or another sweeper is handling, is left for the next sweep),
-       check the offer is still open and still at the step read, apply the step and set the
-       next due time (escalation/services.py `offer_sla_step_apply`). The check under the
-       lock is the guarantee: two sweepers, or a crash and a rerun, apply a step once.
-    3. A step that raises is logged and pushed forward with an attempt count.
+    2. In one transaction for the batch (one commit, not one per offer), each offer in a
+       savepoint: lock the lead with SKIP LOCKED (a lead that a partner is accepting, or
+       another sweeper is handling, is left for the next sweep), check the offer is still
+       open and still at the step read, apply the step and set the next due time
+       (escalation/services.py `offer_sla_step_apply`). The check under the lock is the
+       guarantee: two sweepers, or a crash and a rerun, apply a step once; a crash rolls the
+       whole batch back, and its offers are simply due again.
+    3. A step that raises is rolled back to its savepoint, logged, and after the batch
+       pushed forward with an attempt count.
     """
     from escalation.services import offer_sla_step_apply
     from routing.models import Offer, OfferStatus
@@ -219,22 +222,24 @@ def offers_escalate(*, limit: int = 200, now: datetime.datetime | None = None) -
     now = now or timezone.now()
     due = list(Offer.objects.filter(status=OfferStatus.OPEN, due_at__lte=now)
                .order_by("due_at").values_list("pk", "sla_step")[:limit])
-    applied = 0
-    for offer_id, step in due:
-        try:
-            if offer_sla_step_apply(offer_id=offer_id, step=step, now=now):
-                applied += 1
-        except Exception:
-            logger.exception("SLA step %s of offer %s failed; retrying later", step, offer_id)
-            _push_forward(offer_id, step, now)
+    applied, failed = 0, []
+    with transaction.atomic():
+        for offer_id, step in due:
+            try:
+                if offer_sla_step_apply(offer_id=offer_id, step=step, now=now):
+                    applied += 1
+            except Exception:
+                logger.exception("SLA step %s of offer %s failed; retrying later", step,
+                                 offer_id)
+                failed.append((offer_id, step))
+    for offer_id, step in failed:
+        _push_forward(offer_id, step, now)
     return applied
 
 
 def _push_forward(offer_id: int, step: int, now: datetime.datetime) -> None:
     from routing.models import Offer, OfferStatus
 
-    if connection.needs_rollback:  # pragma: no cover - the failed step's atomic rolled back
-        return
     with transaction.atomic():
         offer = Offer.objects.filter(pk=offer_id, status=OfferStatus.OPEN, sla_step=step).first()
         if offer is None:
