@@ -74,6 +74,9 @@ def offer_sla_step_apply(*, offer_id: int, step: int, now: datetime.datetime) ->
             return True
         kind = (LeadEventKind.SLA_REMINDED if action == SlaAction.REMIND
                 else LeadEventKind.SLA_ESCALATED)
+        # The event is the lead's news (its time, and `updated_since` for CRM syncs).
+        lead.updated_at = timezone.now()
+        lead.save(update_fields=["updated_at"])
         event_write(lead, kind, SYSTEM, from_status=lead.status, to_status=lead.status,
                     data=data)
         offer.sla_step = step + 1
@@ -109,6 +112,8 @@ def lead_followup_step_apply(*, lead_id: int, step: int, now: datetime.datetime)
             return False
         kind = (LeadEventKind.FOLLOWUP_REMINDED if step == 0
                 else LeadEventKind.FOLLOWUP_ESCALATED)
+        lead.updated_at = timezone.now()
+        Lead.objects.filter(pk=lead.pk).update(updated_at=lead.updated_at)
         event_write(lead, kind, SYSTEM, from_status=lead.status, to_status=lead.status,
                     data=data)
         last = step == 1 and not lead.followup_release

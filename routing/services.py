@@ -224,6 +224,7 @@ def lead_intake(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
     with transaction.atomic():
         lead = lead_create(tenant=tenant, fields=fields, actor=actor)
         if lead.status != LeadStatus.RECEIVED or not settings.ROUTE_ON_CREATE:
+            lead.current_offers = []  # not routed (yet): no offers to read back
             return lead
         try:
             with transaction.atomic():
@@ -231,6 +232,7 @@ def lead_intake(*, tenant: Tenant, fields: dict, actor: Actor) -> Lead:
                 return _route_locked(lead, actor, fresh=True, tenant_row_fresh=False)
         except Exception:
             logger.exception("Routing lead %s failed; the sweeper will retry", lead.pk)
+            lead.current_offers = []
             return lead
 
 
