@@ -41,6 +41,21 @@ def bench_env(database_url: str, redis_url: str, var_dir: str = "") -> dict:
     return env
 
 
+def django_setup(env: dict) -> None:
+    """Set up Django in this process with the server's environment (`bench_env`): the
+    in-process parts of a benchmark see the same database, cache and settings."""
+    for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "LEADSHARE_VAR_DIR",
+                "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "LEADSHARE_INSECURE_HTTP",
+                "API_RATE_LIMIT", "LOG_LEVEL"):
+        if key in env:
+            os.environ[key] = env[key]
+        else:
+            os.environ.pop(key, None)
+    import django
+
+    django.setup()
+
+
 def database_ensure(database_url: str) -> None:
     import psycopg2
 

@@ -36,6 +36,7 @@ from bench._harness import (
     Server,
     bench_env,
     database_ensure,
+    django_setup,
     exit_on_sigterm,
     post_load,
     redis_queue_clear,
@@ -87,18 +88,6 @@ def lead_bodies(count: int, *, seed: int, prefix: str) -> list[dict]:
         })
     return bodies
 
-
-def _django_setup(env: dict) -> None:
-    for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "LEADSHARE_VAR_DIR",
-                "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "LEADSHARE_INSECURE_HTTP",
-                "API_RATE_LIMIT", "LOG_LEVEL"):
-        if key in env:
-            os.environ[key] = env[key]
-        else:
-            os.environ.pop(key, None)
-    import django
-
-    django.setup()
 
 
 def _vendor(run_id: str):
@@ -186,7 +175,7 @@ def main(argv=None) -> int:
 def _run(args, database_url: str, redis_url: str, var_dir: str) -> int:
     env = bench_env(database_url, redis_url, var_dir)
     database_ensure(database_url)
-    _django_setup(env)
+    django_setup(env)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -46,6 +46,7 @@ from bench._harness import (
     Server,
     bench_env,
     database_ensure,
+    django_setup,
     exit_on_sigterm,
     redis_queue_clear,
     redis_reachable,
@@ -312,18 +313,6 @@ def engine_run(decisions: int, rounds: int) -> dict:
 
 # --- HTTP: routing on and off -------------------------------------------------------------------
 
-def _django_setup(env: dict) -> None:
-    for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "LEADSHARE_VAR_DIR",
-                "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "LEADSHARE_INSECURE_HTTP",
-                "API_RATE_LIMIT", "LOG_LEVEL"):
-        if key in env:
-            os.environ[key] = env[key]
-        else:
-            os.environ.pop(key, None)
-    import django
-
-    django.setup()
-
 
 def _earlier_vendors_delete() -> None:
     from partners.models import Partner
@@ -472,7 +461,7 @@ def _http_run(database_url: str, redis_url: str, var_dir: str, requests: int,
               partner_count: int) -> dict:
     env = bench_env(database_url, redis_url, var_dir)
     database_ensure(database_url)
-    _django_setup(env)
+    django_setup(env)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -26,18 +26,7 @@ import statistics
 import sys
 import time
 
-from bench._harness import DEFAULT_DATABASE_URL, bench_env, database_ensure, report
-
-
-def _django_setup(env: dict) -> None:
-    for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DEBUG", "SECRET_KEY",
-                "ALLOWED_HOSTS", "LEADSHARE_INSECURE_HTTP", "LOG_LEVEL", "LEADSHARE_VAR_DIR"):
-        if key in env:
-            os.environ[key] = env[key]
-    os.environ.pop("REDIS_URL", None)
-    import django
-
-    django.setup()
+from bench._harness import DEFAULT_DATABASE_URL, bench_env, database_ensure, django_setup, report
 
 
 def _vendor(run_id: str, action: str, partners: int = 50):
@@ -157,7 +146,7 @@ def main(argv=None) -> int:
     env = bench_env(database_url, "", tempfile.mkdtemp(prefix="leadshare-bench-sweep-"))
     env["LOG_LEVEL"] = "ERROR"
     database_ensure(database_url)
-    _django_setup(env)
+    django_setup(env)
     from django.conf import settings
     from django.core.management import call_command
 
