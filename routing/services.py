@@ -302,16 +302,9 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
         offer = _offer_lock(offer)
         _require_open(offer)
         now = timezone.now()
-        offer.status = OfferStatus.ACCEPTED
-        offer.responded_at = now
-        offer.responded_by = actor.user
-        offer.responded_by_label = actor.label[:254]
-        offer.due_at = None
-        offer.save(update_fields=["status", "responded_at", "responded_by",
-                                  "responded_by_label", "due_at"])
+        _offer_answered(offer, OfferStatus.ACCEPTED, actor, now)
         withdrawn = Offer.objects.filter(lead=lead, status=OfferStatus.OPEN).update(
             status=OfferStatus.WITHDRAWN, responded_at=now, due_at=None)
-        _expiry_streak_reset(offer.partner_id)
         previous = lead.status
         lead.status = LeadStatus.ACCEPTED
         lead.partner = offer.partner
@@ -328,9 +321,18 @@ def offer_accept(*, offer: Offer, actor: Actor) -> Offer:
     return offer
 
 
-def _expiry_streak_reset(partner_id: int) -> None:
+def _offer_answered(offer: Offer, status: str, actor: Actor, now: datetime.datetime,
+                    **answer) -> None:
+    """Record the partner's answer on its (locked, open) offer: it stops the SLA clock and
+    ends the partner's run of expired offers."""
+    for field, value in {"status": status, "responded_at": now, "responded_by": actor.user,
+                         "responded_by_label": actor.label[:254], "due_at": None,
+                         **answer}.items():
+        setattr(offer, field, value)
+    offer.save(update_fields=["status", "responded_at", "responded_by", "responded_by_label",
+                              "due_at", *answer])
     # An update, not a save: a partner's save changes the routing configuration version.
-    Partner.objects.filter(pk=partner_id, expiry_streak__gt=0).update(expiry_streak=0)
+    Partner.objects.filter(pk=offer.partner_id, expiry_streak__gt=0).update(expiry_streak=0)
 
 
 def _account_hold(lead: Lead, partner: Partner, now: datetime.datetime,
@@ -362,16 +364,8 @@ def offer_decline(*, offer: Offer, reason: str, text: str = "", actor: Actor) ->
         offer = _offer_lock(offer)
         _require_open(offer)
         now = timezone.now()
-        offer.status = OfferStatus.DECLINED
-        offer.decline_reason = reason
-        offer.reason_text = text[:500]
-        offer.responded_at = now
-        offer.responded_by = actor.user
-        offer.responded_by_label = actor.label[:254]
-        offer.due_at = None
-        offer.save(update_fields=["status", "decline_reason", "reason_text", "responded_at",
-                                  "responded_by", "responded_by_label", "due_at"])
-        _expiry_streak_reset(offer.partner_id)
+        _offer_answered(offer, OfferStatus.DECLINED, actor, now, decline_reason=reason,
+                        reason_text=text[:500])
         still_open = Offer.objects.filter(lead=lead, status=OfferStatus.OPEN).exists()
         lead.updated_at = now
         if not still_open:
